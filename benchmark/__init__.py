@@ -1,0 +1,27 @@
+"""lm2video-bench: a plugin-based benchmark suite for text-to-vision distillation in video
+action anticipation. Plugins implement the hooks of :mod:`benchmark.hookspecs`."""
+from .api import (
+    AnticipationData,
+    BaselineRow,
+    BaselineTable,
+    ClassSpace,
+    Dataset,
+    DistillLoss,
+    FeatureSource,
+    Launcher,
+    Metric,
+    Sample,
+    Segment,
+    Student,
+    Teacher,
+    TeacherOutput,
+)
+from .hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnticipationData", "BaselineRow", "BaselineTable", "ClassSpace", "Dataset", "DistillLoss",
+    "FeatureSource", "Launcher", "Metric", "Sample", "Segment", "Student", "Teacher",
+    "TeacherOutput", "hookimpl", "__version__",
+]

@@ -1,0 +1,255 @@
+"""Base classes of every component kind, and the data structures passed between them.
+
+Data flows: Dataset -> AnticipationData (samples with histories and observation times)
+-> FeatureSource -> float32 ``[N, T, D]`` -> Student; Teacher -> TeacherOutput (soft labels)
+-> DistillLoss; Student scores -> Metric -> record -> leaderboard.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable, Iterator
+
+import numpy as np
+
+# ----------------------------------------------------------------------------- data structures
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One annotated action instance of a video (times in seconds)."""
+
+    uid: str
+    video: str
+    start: float
+    end: float
+    action: int
+    verb: int
+    noun: int
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One anticipation problem: predict ``target`` from video observed up to ``obs_end``.
+
+    ``history`` holds the action ids of the past segments of the same video that the protocol
+    lets a text teacher see, oldest first. It never contains the target or anything after it.
+    """
+
+    uid: str
+    video: str
+    target: Segment
+    obs_end: float
+    history: tuple[int, ...]
+
+
+@dataclass
+class ClassSpace:
+    """Action, verb and noun vocabularies; ``action_verb[a]`` / ``action_noun[a]`` map ids."""
+
+    actions: list[str]
+    verbs: list[str]
+    nouns: list[str]
+    action_verb: np.ndarray
+    action_noun: np.ndarray
+    action_texts: list[str] = field(default_factory=list)  # verbalised, for text teachers
+
+    @property
+    def num_actions(self) -> int:
+        return len(self.actions)
+
+    def text(self, action: int) -> str:
+        return self.action_texts[action] if self.action_texts else self.actions[action]
+
+
+@dataclass
+class AnticipationData:
+    """Everything a cell needs from a dataset, already split and ordered."""
+
+    name: str
+    data_kind: str  # "real" or "synthetic"
+    classes: ClassSpace
+    splits: dict[str, list[Sample]]
+    timelines: dict[str, list[Segment]]  # per video, every segment ordered by start
+    obs_steps: int  # number of observed time steps T
+    obs_step_s: float  # seconds between observed steps
+    fingerprint: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def obs_times(self, sample: Sample) -> np.ndarray:
+        """Timestamps (s) of the ``obs_steps`` observed steps, the last one at ``obs_end``."""
+        offsets = np.arange(self.obs_steps - 1, -1, -1, dtype=np.float64) * self.obs_step_s
+        return sample.obs_end - offsets
+
+
+@dataclass
+class TeacherOutput:
+    """Soft labels for one split: action logits ``[N, C]`` and an optional feature ``[N, H]``."""
+
+    logits: np.ndarray
+    features: np.ndarray | None = None
+
+
+@dataclass
+class BaselineRow:
+    """One published result."""
+
+    dataset: str
+    student: str
+    teacher: str
+    loss: str
+    metrics: dict[str, float]
+    label: str = ""
+    setting: str = ""
+
+
+@dataclass
+class BaselineTable:
+    """Published numbers with their citation, shipped by a plugin (usually from YAML)."""
+
+    name: str
+    citation: str
+    rows: list[BaselineRow]
+    version: str = "1"
+    description: str = ""
+    kind: ClassVar[str] = "baseline"
+
+
+# ----------------------------------------------------------------------------- components
+
+
+class Component:
+    """Common contract: a unique ``name``, a ``version`` (bump it when results change) and a
+    dataclass ``Config`` whose defaults make the component usable as is."""
+
+    kind: ClassVar[str] = "component"
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+
+    @dataclass
+    class Config:
+        pass
+
+    def __init__(self, config: Any = None):
+        self.config = config if config is not None else self.Config()
+
+    @classmethod
+    def default_config(cls) -> dict[str, Any]:
+        return dataclasses.asdict(cls.Config())
+
+
+class Dataset(Component):
+    """Annotations and anticipation protocol of one benchmark dataset."""
+
+    kind = "dataset"
+    data_kind: ClassVar[str] = "real"
+    #: modalities this dataset has feature files for (used to validate students)
+    modalities: ClassVar[tuple[str, ...]] = ("rgb",)
+
+    def fingerprint(self, data_dir: Path | None) -> str:
+        """A cheap hash of everything that changes the data (files, protocol settings)."""
+        raise NotImplementedError
+
+    def load(self, data_dir: Path | None) -> AnticipationData:
+        raise NotImplementedError
+
+
+class FeatureSource(Component):
+    """Produces observed features for the samples of a split."""
+
+    kind = "feature_source"
+    #: "real" for features read from files, "simulated" for generated ones
+    data_kind: ClassVar[str] = "real"
+
+    def fingerprint(self, data: AnticipationData) -> str:
+        """Hash of what changes the features (config is hashed by the runner already)."""
+        return ""
+
+    def load(self, data: AnticipationData, split: str) -> np.ndarray:
+        """Return float32 ``[N, T, D]`` for ``data.splits[split]``, in sample order."""
+        raise NotImplementedError
+
+
+class Teacher(Component):
+    """Predicts the next action from the history; its outputs become soft labels."""
+
+    kind = "teacher"
+    #: True for the no-teacher baseline (nothing is fitted, no soft labels exist)
+    is_null: ClassVar[bool] = False
+    #: True when :meth:`predict` returns a pooled feature (needed by feature losses)
+    provides_features: ClassVar[bool] = False
+    #: "text" for language-model teachers, "ids" for teachers reading action ids only
+    input_kind: ClassVar[str] = "text"
+
+    def fit(self, data: AnticipationData, accelerator: Any, seed: int) -> None:
+        raise NotImplementedError
+
+    def predict(self, data: AnticipationData, split: str, accelerator: Any) -> TeacherOutput:
+        raise NotImplementedError
+
+
+class Student(Component):
+    """A vision model: observed features ``[B, T, D]`` -> next-action logits."""
+
+    kind = "student"
+    #: modalities the student needs from the dataset's feature files
+    required_modalities: ClassVar[tuple[str, ...]] = ()
+
+    def build(self, input_dim: int, num_classes: int) -> "Any":
+        """Return a ``torch.nn.Module`` whose forward(features) gives a dict with ``logits``
+        ``[B, C]`` and ``feature`` ``[B, H]`` (the aggregated feature used by feature losses)."""
+        raise NotImplementedError
+
+    def own_loss(self, output: dict, targets: Any) -> Any:
+        """The student's own training loss (default: cross-entropy on the next action)."""
+        import torch.nn.functional as F
+
+        return F.cross_entropy(output["logits"].float(), targets)
+
+
+class DistillLoss(Component):
+    """A term added to the student's loss during training, from the teacher's soft labels."""
+
+    kind = "loss"
+    requires_teacher: ClassVar[bool] = True
+    requires_teacher_features: ClassVar[bool] = False
+
+    def build(self, student_dim: int, teacher_dim: int | None) -> "Any":
+        """Return a ``torch.nn.Module`` with forward(student_output, teacher_batch) -> scalar,
+        or ``None`` when the loss adds nothing (the CE-only baseline). ``teacher_batch`` has
+        ``logits`` and, if the teacher provides them, ``features``."""
+        raise NotImplementedError
+
+
+class Metric(Component):
+    """A scalar score (in percent) from student scores on the val split."""
+
+    kind = "metric"
+    higher_is_better: ClassVar[bool] = True
+
+    def compute(self, scores: np.ndarray, targets: np.ndarray, data: AnticipationData) -> float:
+        raise NotImplementedError
+
+
+class Launcher(Component):
+    """Executes cells: in this process, in subprocesses, on a cluster..."""
+
+    kind = "launcher"
+
+    def launch(self, jobs: Iterable[Any], execute: Callable[[Any], dict]) -> Iterator[dict]:
+        """Run ``execute(job)`` for every job and yield each resulting record."""
+        raise NotImplementedError
+
+
+COMPONENT_KINDS: dict[str, type] = {
+    "teacher": Teacher,
+    "student": Student,
+    "loss": DistillLoss,
+    "dataset": Dataset,
+    "feature_source": FeatureSource,
+    "metric": Metric,
+    "baseline": BaselineTable,
+    "launcher": Launcher,
+}

@@ -1,0 +1,243 @@
+"""The ``bench`` command line: run, validate, plugins, leaderboard."""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import __version__
+from .errors import BenchError, ConfigError, PluginError
+
+EXIT_OK, EXIT_FAILED_CELLS, EXIT_CONFIG = 0, 1, 2
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plugins-dir", action="append", default=[], metavar="DIR",
+                   help="load every *.py in DIR as a plugin (repeatable; also BENCH_PLUGINS_DIR)")
+
+
+def _matrix_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--matrix", nargs="?", const="default", default="default", metavar="NAME|PATH",
+                   help="a shipped matrix name (see benchmark/matrices) or a YAML path; default: 'default'")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a matrix key, e.g. --set train.epochs=3 --set matrix.seed=[0,1]")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="annotation files (default: $BENCH_DATA_DIR or ~/.cache/lm2video-bench/data)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"bench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run every cell of a matrix and write the leaderboard")
+    _matrix_args(run)
+    _common(run)
+    run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="one folder per cell (default: runs/)")
+    run.add_argument("--cache-dir", type=Path, default=None, help="teacher cache (default: RUNS_DIR/_cache/teachers)")
+    run.add_argument("--leaderboard-dir", type=Path, default=Path("leaderboards"),
+                     help="where the leaderboard is written (default: leaderboards/)")
+    run.add_argument("--no-leaderboard", action="store_true", help="do not write a leaderboard")
+    run.add_argument("--launcher", default="inline", help="how cells are executed (see `bench plugins`)")
+    run.add_argument("--force", action="store_true", help="re-run cells that already have a record")
+    run.add_argument("--rerun-failed", action="store_true", help="re-run cells recorded as failed")
+    run.add_argument("--dry-run", action="store_true", help="list every cell with its run id and status")
+    run.add_argument("--only", action="append", default=[], metavar="AXIS=VALUE[,AXIS=VALUE]",
+                     help="run only matching cells, e.g. --only teacher=seq-gru,seed=0")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    val = sub.add_parser("validate", help="resolve and type-check every cell without running")
+    _matrix_args(val)
+    _common(val)
+
+    plug = sub.add_parser("plugins", help="list plugins and the components they register")
+    _common(plug)
+    plug.add_argument("--json", action="store_true", help="machine-readable output")
+
+    board = sub.add_parser("leaderboard", help="build leaderboards from run records")
+    _common(board)
+    board.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    board.add_argument("--matrix", default=None, metavar="NAME|PATH",
+                       help="only the cells of this matrix (default: every record in RUNS_DIR)")
+    board.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    board.add_argument("--data-dir", type=Path, default=None)
+    board.add_argument("--out", type=Path, default=Path("leaderboards"), help="output folder")
+    board.add_argument("--primary", default=None, help="metric used for Δ and relative gain")
+    board.add_argument("--baseline", action="append", default=None, metavar="TABLE",
+                       help="baseline table(s) to show (default: the matrix's, or all)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins,
+                "leaderboard": cmd_leaderboard}[args.command](args)
+    except (ConfigError, PluginError) as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        print("bench: interrupted; finished cells keep their records, the rest run next time", file=sys.stderr)
+        return 130
+
+
+def _plugins(args: argparse.Namespace):
+    from .plugin_manager import get_plugins
+
+    plugins = get_plugins(args.plugins_dir)
+    for warning in plugins.warnings:
+        print(f"bench: warning: {warning}", file=sys.stderr)
+    return plugins
+
+
+def _filter_only(cells: list, only: list[str]) -> list:
+    wanted: list[dict[str, str]] = []
+    for item in only:
+        pattern = {}
+        for part in item.split(","):
+            if "=" not in part:
+                raise ConfigError(f"--only {item!r}: expected AXIS=VALUE pairs, e.g. teacher=seq-gru")
+            k, v = part.split("=", 1)
+            if k.strip() not in ("dataset", "teacher", "student", "loss", "seed"):
+                raise ConfigError(f"--only {item!r}: unknown axis '{k}'")
+            pattern[k.strip()] = v.strip()
+        wanted.append(pattern)
+    if not wanted:
+        return cells
+    out = [c for c in cells if any(all(str(c.axes[k]) == v for k, v in p.items()) for p in wanted)]
+    if not out:
+        raise ConfigError(f"--only {' '.join(only)}: no cell of the matrix matches")
+    return out
+
+
+def _load(args: argparse.Namespace):
+    from .matrix import load_matrix
+
+    plugins = _plugins(args)
+    matrix = load_matrix(args.matrix, plugins, args.overrides)
+    return plugins, matrix
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .runner import Runner
+
+    plugins, matrix = _load(args)
+    runner = Runner(plugins, Path("runs"), data_dir=args.data_dir)
+    jobs = runner.plan(matrix)  # resolves every component and fingerprints every dataset
+    print(f"matrix '{matrix.name}': {len(jobs)} cells valid")
+    for combo, reason in matrix.dropped:
+        print(f"  dropped {combo}: {reason}")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import Runner
+
+    plugins, matrix = _load(args)
+    matrix.cells = _filter_only(matrix.cells, args.only)
+    runner = Runner(plugins, args.runs_dir, data_dir=args.data_dir, cache_dir=args.cache_dir,
+                    launcher=args.launcher, progress=not args.no_progress)
+    plugins.get("launcher", args.launcher, "--launcher")
+    if args.dry_run:
+        jobs = runner.plan(matrix)
+        from tabulate import tabulate
+
+        rows = [[j.run_id, j.status, *j.cell.axes.values()] for j in jobs]
+        print(tabulate(rows, headers=["run_id", "status", "dataset", "teacher", "student", "loss", "seed"]))
+        for combo, reason in matrix.dropped:
+            print(f"dropped {combo}: {reason}")
+        counts = {s: sum(j.status == s for j in jobs) for s in ("ok", "failed", "pending")}
+        print(f"{len(jobs)} cells: {counts['ok']} ok, {counts['failed']} failed, {counts['pending']} pending")
+        return EXIT_OK
+    summary = runner.run(matrix, force=args.force, rerun_failed=args.rerun_failed)
+    if not args.no_leaderboard:
+        paths = write_matrix_leaderboard(plugins, runner, matrix, args.leaderboard_dir, _command_line())
+        print("leaderboard: " + ", ".join(str(p) for p in paths), file=sys.stderr)
+    previous_failed = [j for j in summary.skipped if j.status == "failed"]
+    n_failed = len(summary.failed) + len(previous_failed)
+    print(
+        f"done: {len(summary.executed) - len(summary.failed)} ran ok, {len(summary.failed)} failed, "
+        f"{len(summary.skipped)} skipped (already recorded"
+        + (f", {len(previous_failed)} of them failed: use --rerun-failed" if previous_failed else "")
+        + ")",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED_CELLS if n_failed else EXIT_OK
+
+
+def _command_line() -> str:
+    return "bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def write_matrix_leaderboard(plugins: Any, runner: Any, matrix: Any, out_dir: Path, command: str,
+                             primary: str | None = None, baselines: list[str] | None = None) -> list[Path]:
+    from . import leaderboard
+
+    jobs = runner.plan(matrix)
+    records = [r for r in (runner.store.read_record(j.run_id) for j in jobs) if r is not None]
+    names = baselines if baselines is not None else matrix.leaderboard.baselines
+    tables = [plugins.get("baseline", n, "leaderboard.baselines") for n in names]
+    board = leaderboard.build(records, tables, primary or matrix.leaderboard.primary,
+                              matrix.leaderboard.metrics or None)
+    stem = matrix.leaderboard.output or matrix.name
+    return leaderboard.write(board, out_dir, stem, f"Leaderboard: {matrix.name}", command)
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from . import leaderboard
+    from .runner import Runner
+    from .store import RunStore
+
+    plugins = _plugins(args)
+    if args.matrix:
+        from .matrix import load_matrix
+
+        matrix = load_matrix(args.matrix, plugins, args.overrides)
+        runner = Runner(plugins, args.runs_dir, data_dir=args.data_dir, progress=False)
+        paths = write_matrix_leaderboard(plugins, runner, matrix, args.out, _command_line(),
+                                         args.primary, args.baseline)
+    else:
+        records = list(RunStore(args.runs_dir).records())
+        if not records:
+            raise ConfigError(f"{args.runs_dir}: no run records found")
+        names = args.baseline if args.baseline is not None else plugins.registries["baseline"].names()
+        tables = [plugins.get("baseline", n, "--baseline") for n in names]
+        board = leaderboard.build(records, tables, args.primary or "top5_action")
+        paths = leaderboard.write(board, args.out, "leaderboard", "Leaderboard", _command_line())
+    print("\n".join(str(p) for p in paths))
+    return EXIT_OK
+
+
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    plugins = _plugins(args)
+    rows = []
+    for kind, registry in plugins.registries.items():
+        for name in registry.names():
+            entry = registry.entries[name]
+            rows.append({"kind": kind, "name": name, "version": entry.version,
+                         "plugin": entry.origin, "package": entry.package,
+                         "description": getattr(entry.obj, "description", "")})
+    if args.json:
+        print(json.dumps({
+            "plugins": [vars(i) for i in plugins.info.values()],
+            "components": rows,
+            "warnings": plugins.warnings,
+        }, indent=2))
+        return EXIT_OK
+    from tabulate import tabulate
+
+    print(tabulate([[r["kind"], r["name"], r["version"], r["plugin"], r["package"], _short(r["description"])] for r in rows],
+                   headers=["kind", "name", "version", "plugin", "package", "description"]))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

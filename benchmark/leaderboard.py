@@ -1,0 +1,188 @@
+"""Comparative leaderboards from run records and baseline tables (pandas + tabulate).
+
+Rows are (source, data, student, teacher, loss); columns are dataset x metric, shown as
+``mean ± std (n)`` over seeds, then per dataset the change of the primary metric against the
+reference row: the same student with no teacher and no distillation, from the same source.
+That relative gain is the quantity the paper's headline reports.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+from tabulate import tabulate
+
+from . import atomic
+from .api import BaselineTable
+
+OURS = "this suite"
+
+
+@dataclass
+class Leaderboard:
+    long: pd.DataFrame  # one row per (row key, dataset, metric)
+    failed: list[dict[str, Any]]
+    baselines: list[BaselineTable]
+    primary: str
+    higher_is_better: dict[str, bool]
+
+    def wide(self) -> pd.DataFrame:
+        return _wide(self)
+
+
+ROW_KEYS = ["source", "data", "student", "teacher", "loss", "label"]
+
+
+def _fmt(mean: float, std: float, n: int) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return ""
+    if n <= 1 or std is None or math.isnan(std):
+        return f"{mean:.2f}" + (f" (n={n})" if n else "")
+    return f"{mean:.2f} ± {std:.2f} (n={n})"
+
+
+def build(records: Iterable[dict[str, Any]], baselines: list[BaselineTable], primary: str,
+          metrics: list[str] | None = None) -> Leaderboard:
+    rows, failed, hib = [], [], {}
+    for rec in records:
+        if rec.get("status") != "ok":
+            failed.append(rec)
+            continue
+        hib.update(rec.get("higher_is_better") or {})
+        cell = rec["cell"]
+        for metric, value in (rec.get("metrics") or {}).items():
+            if metrics and metric not in metrics:
+                continue
+            rows.append({
+                "source": OURS, "data": rec.get("data_kind", "real"), "student": cell["student"],
+                "teacher": cell["teacher"], "loss": cell["loss"], "label": "",
+                "dataset": cell["dataset"], "metric": metric, "seed": cell["seed"], "value": value,
+            })
+    ours = pd.DataFrame(rows, columns=ROW_KEYS + ["dataset", "metric", "seed", "value"])
+    agg = (
+        ours.groupby(ROW_KEYS + ["dataset", "metric"], dropna=False, sort=False)["value"]
+        .agg(mean="mean", std="std", n="count").reset_index()
+    )
+    published = []
+    datasets = set(agg["dataset"]) if len(agg) else set()
+    for table in baselines:
+        for row in table.rows:
+            if datasets and row.dataset not in datasets:
+                continue
+            for metric, value in row.metrics.items():
+                if metrics and metric not in metrics:
+                    continue
+                published.append({
+                    "source": table.name, "data": "published", "student": row.student,
+                    "teacher": row.teacher, "loss": row.loss, "label": row.label or "",
+                    "dataset": row.dataset, "metric": metric, "mean": value, "std": float("nan"), "n": 0,
+                })
+    long = pd.concat([agg, pd.DataFrame(published, columns=list(agg.columns))], ignore_index=True)
+    long = _add_deltas(long)
+    return Leaderboard(long, failed, baselines, primary, hib)
+
+
+def _add_deltas(long: pd.DataFrame) -> pd.DataFrame:
+    """Δ and relative gain against the same source/data/student with teacher=none, loss=none."""
+    long = long.copy()
+    long["delta"] = float("nan")
+    long["rel_gain_pct"] = float("nan")
+    if long.empty:
+        return long
+    ref = long[(long["teacher"] == "none") & (long["loss"] == "none")]
+    # For published tables a reference must be unambiguous: the first such row of the table.
+    ref = ref.drop_duplicates(["source", "data", "student", "dataset", "metric"], keep="first")
+    ref = ref.set_index(["source", "data", "student", "dataset", "metric"])["mean"]
+    for i, row in long.iterrows():
+        key = (row["source"], row["data"], row["student"], row["dataset"], row["metric"])
+        if key in ref.index and not (row["teacher"] == "none" and row["loss"] == "none"):
+            base = float(ref.loc[key])
+            long.at[i, "delta"] = row["mean"] - base
+            long.at[i, "rel_gain_pct"] = (row["mean"] - base) / base * 100.0 if base else float("nan")
+    return long
+
+
+def _wide(board: Leaderboard) -> pd.DataFrame:
+    long = board.long
+    if long.empty:
+        return pd.DataFrame(columns=ROW_KEYS)
+    long = long.assign(text=[_fmt(m, s, int(n)) for m, s, n in zip(long["mean"], long["std"], long["n"])])
+    datasets = list(dict.fromkeys(long["dataset"]))
+    metrics = list(dict.fromkeys(long["metric"]))
+    if board.primary in metrics:
+        metrics.remove(board.primary)
+        metrics.insert(0, board.primary)
+    order = list(dict.fromkeys(map(tuple, long[ROW_KEYS].values.tolist())))
+    table = pd.DataFrame(order, columns=ROW_KEYS)
+    index = {key: i for i, key in enumerate(order)}
+    for dataset in datasets:
+        for metric in metrics:
+            sub = long[(long["dataset"] == dataset) & (long["metric"] == metric)]
+            if sub.empty:
+                continue
+            arrow = "↑" if board.higher_is_better.get(metric, True) else "↓"
+            col = [""] * len(order)
+            for _, r in sub.iterrows():
+                col[index[tuple(r[k] for k in ROW_KEYS)]] = r["text"]
+            table[f"{dataset} {metric} {arrow}"] = col
+            if metric == board.primary:
+                delta = [""] * len(order)
+                rel = [""] * len(order)
+                for _, r in sub.iterrows():
+                    if not math.isnan(r["delta"]):
+                        j = index[tuple(r[k] for k in ROW_KEYS)]
+                        delta[j] = f"{r['delta']:+.2f}"
+                        rel[j] = f"{r['rel_gain_pct']:+.1f}%"
+                table[f"{dataset} Δ {metric}"] = delta
+                table[f"{dataset} rel. gain"] = rel
+    # ours first, baseline row first within a student, then by teacher/loss
+    table["_ours"] = table["source"] != OURS
+    table["_base"] = ~((table["teacher"] == "none") & (table["loss"] == "none"))
+    table = table.sort_values(["_ours", "source", "data", "student", "_base", "teacher", "loss"], kind="stable")
+    return table.drop(columns=["_ours", "_base"]).reset_index(drop=True)
+
+
+def render_markdown(board: Leaderboard, title: str, command: str, note: str = "") -> str:
+    wide = board.wide()
+    if "label" in wide and not wide["label"].astype(bool).any():
+        wide = wide.drop(columns=["label"])
+    lines = [f"# {title}", ""]
+    lines.append(f"Produced by `{command}`. Cells show mean ± std over seeds (n = number of seeds).")
+    lines.append(
+        f"Δ and relative gain compare the primary metric ({board.primary}) with the row of the same "
+        "source, data and student that has teacher `none` and loss `none`."
+    )
+    kinds = sorted(set(wide.get("data", [])) - {"published"})
+    if any(k in ("synthetic", "simulated") for k in kinds):
+        lines.append(
+            "Rows whose `data` is `synthetic` or `simulated` were computed on generated data or "
+            "simulated features: they show how methods behave, not what they score on real video."
+        )
+    if note:
+        lines.append(note)
+    lines += ["", tabulate(wide, headers="keys", tablefmt="github", showindex=False), ""]
+    if board.baselines:
+        lines.append("Published tables:")
+        lines.append("")
+        for table in board.baselines:
+            lines.append(f"- **{table.name}**: {table.citation} {table.description}".rstrip())
+        lines.append("")
+    if board.failed:
+        lines.append(f"Failed cells ({len(board.failed)}):")
+        lines.append("")
+        for rec in board.failed:
+            lines.append(f"- `{rec['cell']['label']}` ({rec['run_id']}): {rec.get('error')}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write(board: Leaderboard, out_dir: Path, stem: str, title: str, command: str) -> list[Path]:
+    out_dir = Path(out_dir)
+    md_path, csv_path = out_dir / f"{stem}.md", out_dir / f"{stem}.csv"
+    atomic.write_text(md_path, render_markdown(board, title, command))
+    csv = board.long.drop(columns=["text"], errors="ignore").to_csv(index=False, float_format="%.4f")
+    atomic.write_text(csv_path, csv)
+    return [md_path, csv_path]

@@ -1,0 +1,269 @@
+"""From a matrix file to a list of fully resolved cells.
+
+A matrix is the product of the axes dataset x teacher x student x loss x seed, minus ``exclude``,
+plus ``include``. The baseline (teacher ``none``, loss ``none``) is an ordinary axis value.
+Combinations that cannot work (a distillation loss without a teacher, a feature loss with a teacher
+that has no feature) are dropped by validation and listed, and a loss that ignores the teacher
+collapses the teacher to ``none`` so the baseline runs once per dataset, student and seed.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import (
+    apply_overrides,
+    build_config,
+    config_to_dict,
+    find_matrix,
+    load_matrix_file,
+)
+from .errors import ConfigError
+from .plugin_manager import Plugins
+
+AXES = ("dataset", "teacher", "student", "loss", "seed")
+TOP_LEVEL_KEYS = {
+    "name", "description", "matrix", "exclude", "include", "components", "feature_source",
+    "train", "metrics", "leaderboard", "profile",
+}
+COMPONENT_KINDS = ("dataset", "teacher", "student", "loss", "feature_source", "metric")
+
+
+@dataclass
+class TrainConfig:
+    """Student training settings shared by every cell of a matrix."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    eval_batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    optimizer: str = "adamw"  # adamw | adam | sgd
+    momentum: float = 0.9
+    grad_clip: float = 0.0  # 0 disables clipping
+    mixed_precision: str = "no"  # no | bf16 | fp16 (passed to accelerate)
+    teacher_seed: int = 0  # teachers are fitted once with this seed, whatever the cell seed
+    cpu: bool = False  # force CPU even when a GPU is visible
+
+
+@dataclass
+class LeaderboardConfig:
+    primary: str = "top5_action"
+    metrics: list[str] = field(default_factory=list)  # empty: every metric of the matrix
+    baselines: list[str] = field(default_factory=list)  # baseline table names to show
+    output: str = ""  # file stem in the leaderboard folder; empty: the matrix name
+
+
+@dataclass
+class Cell:
+    """One run: a point of the matrix with every component config resolved."""
+
+    dataset: str
+    teacher: str
+    student: str
+    loss: str
+    seed: int
+    feature_source: str
+    # alias -> registered component name (an axis value may be an alias with ``use:``)
+    components: dict[str, str]
+    configs: dict[str, dict[str, Any]]  # kind -> resolved config as a plain dict
+    train: dict[str, Any]
+    metrics: list[str]
+    matrix: str
+
+    @property
+    def axes(self) -> dict[str, Any]:
+        return {a: getattr(self, a) for a in AXES}
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset}/{self.student}/{self.teacher}/{self.loss}/seed{self.seed}"
+
+
+@dataclass
+class Matrix:
+    name: str
+    path: Path | None
+    raw: dict[str, Any]
+    cells: list[Cell]
+    dropped: list[tuple[dict[str, Any], str]]  # (axes, reason) removed by validation
+    leaderboard: LeaderboardConfig
+    train: TrainConfig
+
+
+def _as_list(value: Any, where: str) -> list[Any]:
+    if isinstance(value, list):
+        if not value:
+            raise ConfigError(f"{where}: empty list")
+        return value
+    return [value]
+
+
+def _matches(axes: dict[str, Any], pattern: dict[str, Any]) -> bool:
+    for key, want in pattern.items():
+        wants = want if isinstance(want, list) else [want]
+        if axes.get(key) not in wants:
+            return False
+    return True
+
+
+def _component_block(raw: dict[str, Any], kind: str, alias: str, where: str) -> tuple[str, dict, dict]:
+    """(registered name, config values, by_dataset overrides) for an axis value."""
+    comps = raw.get("components") or {}
+    if not isinstance(comps, dict):
+        raise ConfigError(f"{where}: 'components' must be a mapping of kind -> name -> config")
+    kind_block = comps.get(kind) or {}
+    if not isinstance(kind_block, dict):
+        raise ConfigError(f"{where}: components.{kind} must be a mapping of name -> config")
+    block = kind_block.get(alias) or {}
+    if not isinstance(block, dict):
+        raise ConfigError(f"{where}: components.{kind}.{alias} must be a mapping")
+    block = dict(block)
+    name = block.pop("use", alias)
+    by_dataset = block.pop("by_dataset", {}) or {}
+    if not isinstance(by_dataset, dict):
+        raise ConfigError(f"{where}: components.{kind}.{alias}.by_dataset must be a mapping")
+    return str(name), block, by_dataset
+
+
+def load_matrix(
+    name_or_path: str, plugins: Plugins, overrides: list[str] | None = None
+) -> Matrix:
+    path = find_matrix(name_or_path)
+    raw = apply_overrides(load_matrix_file(path), overrides or [])
+    return build_matrix(raw, plugins, path)
+
+
+def build_matrix(raw: dict[str, Any], plugins: Plugins, path: Path | None = None) -> Matrix:
+    where = str(path) if path else "matrix"
+    unknown = set(raw) - TOP_LEVEL_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ConfigError(
+            f"{where}: unknown top-level key '{key}'. Known keys: {', '.join(sorted(TOP_LEVEL_KEYS))}"
+        )
+    name = str(raw.get("name") or (path.stem if path else "matrix"))
+    axes_raw = raw.get("matrix")
+    if not isinstance(axes_raw, dict):
+        raise ConfigError(f"{where}: missing 'matrix:' mapping with axes {', '.join(AXES)}")
+    for key in axes_raw:
+        if key not in AXES:
+            raise ConfigError(f"{where}: matrix.{key}: unknown axis; axes are {', '.join(AXES)}")
+    for required in ("dataset", "student"):
+        if required not in axes_raw:
+            raise ConfigError(f"{where}: matrix.{required} is required")
+    axes = {
+        a: _as_list(axes_raw.get(a, {"teacher": "none", "loss": "none", "seed": 0}.get(a)), f"{where}: matrix.{a}")
+        for a in AXES
+    }
+    for s in axes["seed"]:
+        if not isinstance(s, int) or isinstance(s, bool):
+            raise ConfigError(f"{where}: matrix.seed: expected integers, got {s!r}")
+    train = build_config(TrainConfig, raw.get("train"), f"{where}: train")
+    board = build_config(LeaderboardConfig, raw.get("leaderboard"), f"{where}: leaderboard")
+    metrics = raw.get("metrics") or ["top1_action", "top5_action", "mean_class_top1_action"]
+    if not isinstance(metrics, list):
+        raise ConfigError(f"{where}: metrics must be a list of metric names")
+    for m in metrics:
+        plugins.registries["metric"].get(str(m), f"{where}: metrics")
+    for b in board.baselines:
+        plugins.registries["baseline"].get(b, f"{where}: leaderboard.baselines")
+
+    combos = [dict(zip(AXES, values)) for values in itertools.product(*(axes[a] for a in AXES))]
+    for i, pattern in enumerate(raw.get("exclude") or []):
+        if not isinstance(pattern, dict) or set(pattern) - set(AXES):
+            raise ConfigError(f"{where}: exclude[{i}]: expected a mapping over the axes {', '.join(AXES)}")
+        combos = [c for c in combos if not _matches(c, pattern)]
+    for i, extra in enumerate(raw.get("include") or []):
+        if not isinstance(extra, dict) or set(extra) - set(AXES):
+            raise ConfigError(f"{where}: include[{i}]: expected a mapping over the axes {', '.join(AXES)}")
+        if "dataset" not in extra or "student" not in extra:
+            raise ConfigError(f"{where}: include[{i}]: 'dataset' and 'student' are required")
+        seeds = [extra["seed"]] if "seed" in extra else axes["seed"]
+        for seed in seeds:
+            combos.append({"teacher": "none", "loss": "none", **extra, "seed": seed})
+
+    cells: list[Cell] = []
+    dropped: list[tuple[dict[str, Any], str]] = []
+    seen: set[tuple] = set()
+    for combo in combos:
+        cell, reason = resolve_cell(combo, raw, plugins, train, [str(m) for m in metrics], name, where)
+        if cell is None:
+            dropped.append((combo, reason))
+            continue
+        key = tuple(cell.axes.values())
+        if key in seen:
+            continue
+        seen.add(key)
+        cells.append(cell)
+    if not cells:
+        raise ConfigError(f"{where}: the matrix has no runnable cell")
+    return Matrix(name, path, raw, cells, dropped, board, train)
+
+
+def resolve_cell(
+    combo: dict[str, Any],
+    raw: dict[str, Any],
+    plugins: Plugins,
+    train: TrainConfig,
+    metrics: list[str],
+    matrix_name: str,
+    where: str,
+) -> tuple[Cell | None, str]:
+    """Resolve names and configs of one combination; (None, reason) if it cannot run."""
+    dataset_alias = str(combo["dataset"])
+    fs_raw = raw.get("feature_source") or "simulated"
+    if isinstance(fs_raw, dict):
+        fs_alias = fs_raw.get(dataset_alias, fs_raw.get("default", "simulated"))
+    else:
+        fs_alias = fs_raw
+    aliases = {
+        "dataset": dataset_alias,
+        "teacher": str(combo["teacher"]),
+        "student": str(combo["student"]),
+        "loss": str(combo["loss"]),
+        "feature_source": str(fs_alias),
+    }
+    classes: dict[str, Any] = {}
+    components: dict[str, str] = {}
+    configs: dict[str, dict[str, Any]] = {}
+    for kind, alias in aliases.items():
+        cname, values, by_dataset = _component_block(raw, kind, alias, where)
+        cls = plugins.get(kind, cname, f"{where}: {kind}")
+        values = {**values, **(by_dataset.get(dataset_alias) or {})}
+        cfg = build_config(cls.Config, values, f"{where}: components.{kind}.{alias}")
+        classes[kind] = cls
+        components[kind] = cname
+        configs[kind] = config_to_dict(cfg)
+
+    loss_cls, teacher_cls = classes["loss"], classes["teacher"]
+    if not loss_cls.requires_teacher and not teacher_cls.is_null:
+        # The teacher would be fitted for nothing: this is the baseline cell.
+        return resolve_cell({**combo, "teacher": "none"}, raw, plugins, train, metrics, matrix_name, where)
+    if loss_cls.requires_teacher and teacher_cls.is_null:
+        return None, f"loss '{aliases['loss']}' needs a teacher"
+    if loss_cls.requires_teacher_features and not teacher_cls.provides_features:
+        return None, f"loss '{aliases['loss']}' needs teacher features, teacher '{aliases['teacher']}' has none"
+    student_cls, dataset_cls = classes["student"], classes["dataset"]
+    missing = [m for m in student_cls.required_modalities if m not in dataset_cls.modalities]
+    if missing:
+        raise ConfigError(
+            f"{where}: student '{aliases['student']}' needs modalities {missing} that dataset "
+            f"'{aliases['dataset']}' does not have (it has {list(dataset_cls.modalities)})"
+        )
+    cell = Cell(
+        dataset=aliases["dataset"],
+        teacher=aliases["teacher"],
+        student=aliases["student"],
+        loss=aliases["loss"],
+        seed=int(combo["seed"]),
+        feature_source=aliases["feature_source"],
+        components=components,
+        configs=configs,
+        train=config_to_dict(train),
+        metrics=metrics,
+        matrix=matrix_name,
+    )
+    return cell, ""

@@ -1,0 +1,39 @@
+"""Run identity: a hash of everything that changes a cell's result, and nothing else.
+
+Timestamps, output folders and the git commit are recorded but not hashed, so re-running a
+finished matrix after a documentation change reuses every cell.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def digest(obj: Any, length: int = 16) -> str:
+    return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()[:length]
+
+
+def identity(cell: Any, versions: dict[str, str], dataset_fingerprint: str, suite_major: str) -> dict[str, Any]:
+    """The hashed content of a cell (also written to its ``config.json``)."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "suite_major": suite_major,
+        "axes": cell.axes,
+        "components": cell.components,
+        "configs": cell.configs,
+        "train": cell.train,
+        "metrics": sorted(cell.metrics),
+        "versions": versions,
+        "dataset_fingerprint": dataset_fingerprint,
+    }
+
+
+def run_id(ident: dict[str, Any]) -> str:
+    return digest(ident)

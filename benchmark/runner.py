@@ -1,0 +1,301 @@
+"""Plans and executes the cells of a matrix: run ids, resume, the teacher cache, records."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import __version__
+from .api import AnticipationData, TeacherOutput
+from .config import build_config
+from .environment import describe
+from .matrix import Cell, Matrix
+from .plugin_manager import Plugins
+from .runid import SCHEMA_VERSION, canonical_json, identity, run_id
+from .store import RunStore
+from .teacher_cache import TeacherCache
+from .training import train_and_evaluate
+
+DEFAULT_DATA_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lm2video-bench" / "data"
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("BENCH_DATA_DIR")
+    return Path(env) if env else DEFAULT_DATA_DIR
+
+
+@dataclass
+class Job:
+    cell: Cell
+    run_id: str
+    identity: dict[str, Any]
+    status: str  # status before this invocation: ok | failed | pending
+
+
+@dataclass
+class Summary:
+    jobs: list[Job]
+    executed: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[Job] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [r for r in self.executed if r.get("status") != "ok"]
+
+
+def data_kind(dataset_kind: str, feature_kind: str) -> str:
+    """How to label results: ``synthetic`` data, ``simulated`` features, or ``real``."""
+    if dataset_kind == "synthetic":
+        return "synthetic"
+    if feature_kind == "simulated":
+        return "simulated"
+    return "real"
+
+
+class Runner:
+    def __init__(
+        self,
+        plugins: Plugins,
+        runs_dir: Path,
+        data_dir: Path | None = None,
+        cache_dir: Path | None = None,
+        launcher: str = "inline",
+        progress: bool = True,
+    ):
+        self.plugins = plugins
+        self.store = RunStore(Path(runs_dir))
+        self.data_dir = Path(data_dir) if data_dir else default_data_dir()
+        self.cache = TeacherCache(Path(cache_dir) if cache_dir else Path(runs_dir) / "_cache" / "teachers")
+        self.launcher_name = launcher
+        self.progress = progress
+        self._fingerprints: dict[str, str] = {}
+        self._data: dict[str, AnticipationData] = {}
+        self._features: dict[str, dict[str, np.ndarray]] = {}
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def component(self, cell: Cell, kind: str) -> Any:
+        cls = self.plugins.get(kind, cell.components[kind])
+        return cls(build_config(cls.Config, cell.configs[kind], f"{kind} {cell.components[kind]}"))
+
+    def dataset_fingerprint(self, cell: Cell) -> str:
+        key = canonical_json([cell.components["dataset"], cell.configs["dataset"], str(self.data_dir)])
+        if key not in self._fingerprints:
+            self._fingerprints[key] = self.component(cell, "dataset").fingerprint(self.data_dir)
+        return self._fingerprints[key]
+
+    def versions(self, cell: Cell) -> dict[str, str]:
+        out = {kind: f"{name}@{self.plugins.get(kind, name).version}" for kind, name in cell.components.items()}
+        for m in cell.metrics:
+            out[f"metric.{m}"] = str(self.plugins.get("metric", m).version)
+        return out
+
+    def plan(self, matrix: Matrix) -> list[Job]:
+        jobs = []
+        for cell in matrix.cells:
+            ident = identity(cell, self.versions(cell), self.dataset_fingerprint(cell), __version__.split(".")[0])
+            rid = run_id(ident)
+            jobs.append(Job(cell, rid, ident, self.store.status(rid)))
+        return jobs
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(self, matrix: Matrix, force: bool = False, rerun_failed: bool = False,
+            echo: Callable[[str], None] | None = None) -> Summary:
+        echo = echo or (lambda line: print(line, file=sys.stderr))
+        jobs = self.plan(matrix)
+        summary = Summary(jobs)
+        todo = []
+        for job in jobs:
+            if force or job.status == "pending" or (rerun_failed and job.status == "failed"):
+                todo.append(job)
+            else:
+                summary.skipped.append(job)
+        echo(
+            f"matrix '{matrix.name}': {len(jobs)} cells, {len(todo)} to run, "
+            f"{len(summary.skipped)} already recorded (runs in {self.store.root})"
+        )
+        launcher_cls = self.plugins.get("launcher", self.launcher_name, "--launcher")
+        launcher = launcher_cls()
+        bar = tqdm(total=len(todo), desc="matrix", unit="cell", disable=None if (self.progress and todo) else True)
+        try:
+            for i, record in enumerate(launcher.launch(todo, self.execute), start=1):
+                summary.executed.append(record)
+                main = record.get("metrics", {})
+                shown = ", ".join(f"{k}={v:.2f}" for k, v in list(main.items())[:3])
+                reason = f"  {record.get('error')}" if record["status"] != "ok" else ""
+                bar.update(1)
+                echo(
+                    f"[{i}/{len(todo)}] {record['status']:6s} {record['cell']['label']} "
+                    f"({record['timings'].get('total_s', 0):.1f}s) {shown}{reason}"
+                )
+        finally:
+            bar.close()
+        return summary
+
+    def execute(self, job: Job) -> dict[str, Any]:
+        """Run one cell in this process and write its record. Never raises for cell errors."""
+        from accelerate import Accelerator
+        from accelerate.utils import set_seed
+
+        cell = job.cell
+        started = datetime.now(timezone.utc)
+        t0 = time.perf_counter()
+        run_dir = self.store.prepare(job.run_id, job.identity)
+        accelerator = Accelerator(cpu=bool(cell.train["cpu"]), mixed_precision=cell.train["mixed_precision"])
+        log = _cell_logger(run_dir, accelerator.process_index)
+        timings: dict[str, Any] = {}
+        record: dict[str, Any] = {
+            "run_id": job.run_id,
+            "schema_version": SCHEMA_VERSION,
+            "suite_version": __version__,
+            "status": "failed",
+            "error": None,
+            "matrix": cell.matrix,
+            "cell": {**cell.axes, "feature_source": cell.feature_source, "label": cell.label},
+            "components": cell.components,
+            "configs": cell.configs,
+            "train": cell.train,
+            "versions": job.identity["versions"],
+            "dataset_fingerprint": job.identity["dataset_fingerprint"],
+            "seeds": {"student": cell.seed, "teacher": cell.train["teacher_seed"]},
+            "metrics": {},
+            "higher_is_better": {},
+            "teacher_metrics": {},
+            "timings": timings,
+        }
+        try:
+            self.plugins.hook().bench_before_cell(cell=cell, run_dir=run_dir)
+            log.info("cell %s run_id %s", cell.label, job.run_id)
+            tic = time.perf_counter()
+            data = self.load_data(cell)
+            timings["data_s"] = round(time.perf_counter() - tic, 3)
+            fs = self.component(cell, "feature_source")
+            record["data_kind"] = data_kind(data.data_kind, fs.data_kind)
+            tic = time.perf_counter()
+            feats = self.load_features(cell, fs, data)
+            timings["features_s"] = round(time.perf_counter() - tic, 3)
+            record["feature_info"] = dict(getattr(fs, "last_info", {}) or {})
+
+            teacher_outputs, teacher_info = self.teacher_outputs(cell, data, accelerator, log)
+            record.update(teacher_info.pop("record", {}))
+            timings.update(teacher_info)
+            if teacher_outputs is not None:
+                record["teacher_metrics"] = self.compute_metrics(cell, teacher_outputs["val"].logits, data)
+
+            set_seed(cell.seed)
+            tic = time.perf_counter()
+            y_train = np.array([s.target.action for s in data.splits["train"]], dtype=np.int64)
+            result = train_and_evaluate(
+                self.component(cell, "student"), self.component(cell, "loss"), cell.train,
+                feats["train"], y_train, feats["val"],
+                teacher_outputs["train"] if teacher_outputs is not None else None,
+                data.classes.num_actions, cell.seed, accelerator, log, self.progress,
+            )
+            timings["train_eval_s"] = round(time.perf_counter() - tic, 3)
+            record["metrics"] = self.compute_metrics(cell, result.val_scores, data)
+            record["higher_is_better"] = {
+                m: bool(self.plugins.get("metric", m).higher_is_better) for m in cell.metrics
+            }
+            record["epoch_losses"] = result.epoch_losses
+            record["student_parameters"] = result.num_parameters
+            record["num_samples"] = {k: len(v) for k, v in data.splits.items()}
+            record["status"] = "ok"
+        except Exception as exc:  # a failing cell is recorded; the matrix goes on
+            record["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+            log.error("cell failed:\n%s", traceback.format_exc())
+        finally:
+            timings["total_s"] = round(time.perf_counter() - t0, 3)
+            record["started_at"] = started.isoformat()
+            record["ended_at"] = datetime.now(timezone.utc).isoformat()
+            record["env"] = describe(accelerator)
+            _close_logger(log)
+        self.plugins.hook().bench_update_record(cell=cell, record=record)
+        if accelerator.is_main_process:
+            self.store.write_record(job.run_id, record)
+            self.plugins.hook().bench_after_cell(cell=cell, record=record)
+        return record
+
+    # -- pieces --------------------------------------------------------------------------------
+
+    def load_data(self, cell: Cell) -> AnticipationData:
+        key = canonical_json([cell.components["dataset"], cell.configs["dataset"]])
+        if key not in self._data:
+            self._data[key] = self.component(cell, "dataset").load(self.data_dir)
+        return self._data[key]
+
+    def load_features(self, cell: Cell, fs: Any, data: AnticipationData) -> dict[str, np.ndarray]:
+        key = canonical_json([cell.components["feature_source"], cell.configs["feature_source"], data.fingerprint])
+        if key not in self._features:
+            self._features[key] = {split: fs.load(data, split) for split in ("train", "val")}
+        return self._features[key]
+
+    def teacher_outputs(self, cell: Cell, data: AnticipationData, accelerator: Any,
+                        log: logging.Logger) -> tuple[dict[str, TeacherOutput] | None, dict[str, Any]]:
+        teacher = self.component(cell, "teacher")
+        if teacher.is_null:
+            return None, {}
+        content = {
+            "teacher": cell.components["teacher"],
+            "version": teacher.version,
+            "config": cell.configs["teacher"],
+            "seed": cell.train["teacher_seed"],
+            "dataset_fingerprint": data.fingerprint,
+        }
+
+        def compute() -> dict[str, TeacherOutput]:
+            from accelerate.utils import set_seed
+
+            log.info("fitting teacher %s", cell.teacher)
+            set_seed(cell.train["teacher_seed"])
+            teacher.fit(data, accelerator, cell.train["teacher_seed"])
+            return {split: teacher.predict(data, split, accelerator) for split in ("train", "val")}
+
+        tic = time.perf_counter()
+        outputs, cached, key = self.cache.get_or_compute(content, compute)
+        for split, out in outputs.items():
+            n = len(data.splits[split])
+            if out.logits.shape != (n, data.classes.num_actions):
+                raise ValueError(
+                    f"teacher '{cell.teacher}' returned logits of shape {out.logits.shape} for "
+                    f"split {split}, expected {(n, data.classes.num_actions)}"
+                )
+        log.info("teacher outputs %s (cache %s)", "reused" if cached else "computed", key)
+        return outputs, {
+            "teacher_s": round(time.perf_counter() - tic, 3),
+            "teacher_cached": cached,
+            "record": {"teacher_cache_key": key},
+        }
+
+    def compute_metrics(self, cell: Cell, scores: np.ndarray, data: AnticipationData) -> dict[str, float]:
+        targets = np.array([s.target.action for s in data.splits["val"]], dtype=np.int64)
+        out = {}
+        for name in cell.metrics:
+            metric = self.plugins.get("metric", name)()
+            out[name] = round(float(metric.compute(scores, targets, data)), 4)
+        return out
+
+
+def _cell_logger(run_dir: Path, rank: int) -> logging.Logger:
+    log = logging.getLogger(f"bench.cell.{run_dir.name}.{rank}")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    handler = logging.FileHandler(run_dir / f"log.rank{rank}.txt", mode="a", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    return log
+
+
+def _close_logger(log: logging.Logger) -> None:
+    for handler in list(log.handlers):
+        handler.close()
+        log.removeHandler(handler)

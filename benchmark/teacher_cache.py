@@ -1,0 +1,73 @@
+"""Content-addressed cache of teacher soft labels.
+
+A teacher is fitted and its outputs for every split computed once per (teacher, teacher config,
+teacher seed, dataset fingerprint, feature-independent settings); every student x loss x seed
+cell reuses them. Entries are folders written atomically (safetensors arrays + JSON metadata);
+deleting any entry or the whole cache is safe: it is rebuilt on demand.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from . import atomic
+from .api import TeacherOutput
+from .runid import digest
+
+ARRAYS = "outputs.safetensors"
+META = "meta.json"
+
+
+@dataclass
+class TeacherCache:
+    root: Path
+
+    def key(self, content: dict[str, Any]) -> str:
+        return digest(content, 24)
+
+    def path(self, key: str) -> Path:
+        return self.root / key
+
+    def load(self, key: str) -> dict[str, TeacherOutput] | None:
+        folder = self.path(key)
+        try:
+            meta = json.loads((folder / META).read_text(encoding="utf-8"))
+            arrays = load_file(str(folder / ARRAYS))
+        except (FileNotFoundError, json.JSONDecodeError, OSError, ValueError):
+            return None
+        out: dict[str, TeacherOutput] = {}
+        for split in meta["splits"]:
+            out[split] = TeacherOutput(
+                logits=arrays[f"{split}.logits"],
+                features=arrays.get(f"{split}.features"),
+            )
+        return out
+
+    def get_or_compute(
+        self, content: dict[str, Any], compute: Callable[[], dict[str, TeacherOutput]]
+    ) -> tuple[dict[str, TeacherOutput], bool, str]:
+        """(outputs, was_cached, key)."""
+        key = self.key(content)
+        cached = self.load(key)
+        if cached is not None:
+            return cached, True, key
+        outputs = compute()
+        arrays: dict[str, np.ndarray] = {}
+        for split, out in outputs.items():
+            arrays[f"{split}.logits"] = np.ascontiguousarray(out.logits, dtype=np.float32)
+            if out.features is not None:
+                arrays[f"{split}.features"] = np.ascontiguousarray(out.features, dtype=np.float32)
+        final = self.path(key)
+        if not final.exists():
+            with atomic.atomic_dir(final) as tmp:
+                save_file(arrays, str(tmp / ARRAYS))
+                (tmp / META).write_text(
+                    json.dumps({"content": content, "splits": sorted(outputs)}, indent=2, default=str),
+                    encoding="utf-8",
+                )
+        return outputs, False, key

@@ -1,0 +1,9 @@
+"""Built-in feature sources."""
+from benchmark import hookimpl
+
+from .simulated import SimulatedFeatures
+
+
+@hookimpl
+def bench_register_feature_sources():
+    return [SimulatedFeatures]

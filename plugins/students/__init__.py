@@ -1,0 +1,9 @@
+"""Built-in students."""
+from benchmark import hookimpl
+
+from .gru import GRUStudent
+
+
+@hookimpl
+def bench_register_students():
+    return [GRUStudent]
