@@ -105,6 +105,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
+        value = _number_or_same(value)
         node = out
         for part in parts[:-1]:
             nxt = node.get(part)
@@ -115,6 +116,16 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             node = nxt
         node[parts[-1]] = value
     return out
+
+
+def _number_or_same(value: Any) -> Any:
+    """YAML 1.1 reads ``1e-3`` as a string; treat such strings as the float they spell."""
+    if isinstance(value, str):
+        try:
+            return float(value) if any(ch in value.lower() for ch in "e.") else value
+        except ValueError:
+            return value
+    return value
 
 
 # ----------------------------------------------------------------------------- typed configs
@@ -172,6 +183,8 @@ def build_config(cls: type, values: dict[str, Any] | None, where: str) -> Any:
                 f"{where}: unknown key '{key}'.{hint} Known keys: {', '.join(fields) or '(none)'}"
             )
         tp = hints.get(key, Any)
+        if tp is float or (typing.get_origin(tp) in (typing.Union, types.UnionType) and float in typing.get_args(tp)):
+            value = _number_or_same(value)
         if dataclasses.is_dataclass(tp) and isinstance(value, dict):
             value = build_config(tp, value, f"{where}.{key}")
         elif not _type_ok(value, tp):

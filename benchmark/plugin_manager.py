@@ -2,8 +2,8 @@
 
 Environment variables:
   BENCH_PLUGINS_DIR           folder(s) of plain ``.py`` plugin files (``os.pathsep``-separated)
-  BENCH_LOAD_PLUGINS=a,b      allow-list of third-party plugins (entry-point names or file stems);
-                              set to an empty string to load no third-party plugin at all
+  BENCH_LOAD_PLUGINS=a,b      allow-list of installed third-party plugins (entry-point names); an
+                              empty string loads none. Plugins-folder files are always loaded.
   BENCH_DISABLE_PLUGINS=x,y   block these plugins, built-ins included
   BENCH_RAISE_PLUGIN_ERRORS=1 a plugin that fails to load is fatal instead of skipped
   BENCH_TRACE_PLUGINS=1       print every hook call with its arguments and results
@@ -131,8 +131,11 @@ class Plugins:
         for name, modname in BUILTIN_PLUGINS.items():
             if name in self.info or not self._wanted(name, True):
                 continue
-            module = importlib.import_module(modname)
-            self._register(module, PluginInfo(name, DIST_NAME, __version__, True, "built-in"))
+            try:
+                module = importlib.import_module(modname)
+                self._register(module, PluginInfo(name, DIST_NAME, __version__, True, "built-in"))
+            except Exception as exc:
+                self._skip(name, DIST_NAME, exc)
 
     def _load_dir(self, folder: Path) -> None:
         if not folder.is_dir():
@@ -140,7 +143,8 @@ class Plugins:
             return
         for path in sorted(folder.glob("*.py")):
             name = path.stem
-            if name.startswith("_") or not self._wanted(name, False):
+            # files in a plugins folder were asked for explicitly: only the block-list applies
+            if name.startswith("_") or name in self.block:
                 continue
             package = f"plugins dir {folder}"
             try:

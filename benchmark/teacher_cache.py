@@ -8,6 +8,7 @@ deleting any entry or the whole cache is safe: it is rebuilt on demand.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -63,6 +64,8 @@ class TeacherCache:
             if out.features is not None:
                 arrays[f"{split}.features"] = np.ascontiguousarray(out.features, dtype=np.float32)
         final = self.path(key)
+        if final.exists() and self.load(key) is None:
+            shutil.rmtree(final, ignore_errors=True)  # a damaged entry (e.g. a file deleted by hand)
         if not final.exists():
             with atomic.atomic_dir(final) as tmp:
                 save_file(arrays, str(tmp / ARRAYS))

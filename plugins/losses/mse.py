@@ -3,25 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-
 from benchmark.api import DistillLoss
 
 
 @dataclass
 class MSEConfig:
     weight: float = 0.1
-
-
-class _MSE(nn.Module):
-    def __init__(self, weight: float):
-        super().__init__()
-        self.weight = weight
-
-    def forward(self, out: dict, teacher: dict) -> torch.Tensor:
-        return self.weight * F.mse_loss(out["logits"].float(), teacher["logits"].float())
 
 
 class LogitMSE(DistillLoss):
@@ -31,4 +18,6 @@ class LogitMSE(DistillLoss):
     Config = MSEConfig
 
     def build(self, student_dim, teacher_dim):
-        return _MSE(self.config.weight)
+        from .modules import MSEModule
+
+        return MSEModule(self.config.weight)

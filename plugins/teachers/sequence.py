@@ -7,11 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import torch
-from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
-
 from benchmark.api import AnticipationData, Teacher, TeacherOutput
 
 
@@ -26,28 +21,6 @@ class SequenceGRUConfig:
     weight_decay: float = 1e-4
 
 
-class _SeqNet(nn.Module):
-    def __init__(self, data: AnticipationData, cfg: SequenceGRUConfig):
-        super().__init__()
-        cls = data.classes
-        self.pad = cls.num_actions
-        self.action = nn.Embedding(cls.num_actions + 1, cfg.embed_dim, padding_idx=self.pad)
-        self.verb = nn.Embedding(len(cls.verbs) + 1, cfg.embed_dim, padding_idx=len(cls.verbs))
-        self.noun = nn.Embedding(len(cls.nouns) + 1, cfg.embed_dim, padding_idx=len(cls.nouns))
-        verbs = np.append(cls.action_verb, len(cls.verbs))
-        nouns = np.append(cls.action_noun, len(cls.nouns))
-        self.register_buffer("a2v", torch.as_tensor(verbs, dtype=torch.long), persistent=False)
-        self.register_buffer("a2n", torch.as_tensor(nouns, dtype=torch.long), persistent=False)
-        self.gru = nn.GRU(cfg.embed_dim, cfg.hidden, batch_first=True)
-        self.head = nn.Linear(cfg.hidden, cls.num_actions)
-
-    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.action(ids) + self.verb(self.a2v[ids]) + self.noun(self.a2n[ids])
-        _, h = self.gru(x)
-        feature = h[-1]
-        return self.head(feature), feature
-
-
 class SequenceGRUTeacher(Teacher):
     name = "seq-gru"
     version = "1"
@@ -56,7 +29,9 @@ class SequenceGRUTeacher(Teacher):
     input_kind = "ids"
     Config = SequenceGRUConfig
 
-    def _ids(self, data: AnticipationData, split: str) -> torch.Tensor:
+    def _ids(self, data: AnticipationData, split: str):
+        import torch
+
         L, pad = self.config.history_len, data.classes.num_actions
         rows = []
         for s in data.splits[split]:
@@ -65,8 +40,14 @@ class SequenceGRUTeacher(Teacher):
         return torch.as_tensor(rows, dtype=torch.long).reshape(-1, L)
 
     def fit(self, data: AnticipationData, accelerator, seed: int) -> None:
+        import torch
+        from torch import nn
+        from torch.utils.data import DataLoader, TensorDataset
+
+        from .sequence_model import SeqNet
+
         c = self.config
-        self.net = _SeqNet(data, c).to(accelerator.device)
+        self.net = SeqNet(data, c).to(accelerator.device)
         x = self._ids(data, "train")
         y = torch.as_tensor([s.target.action for s in data.splits["train"]], dtype=torch.long)
         loader = DataLoader(TensorDataset(x, y), batch_size=c.batch_size, shuffle=True,
@@ -82,12 +63,15 @@ class SequenceGRUTeacher(Teacher):
                 loss.backward()
                 opt.step()
 
-    @torch.no_grad()
     def predict(self, data: AnticipationData, split: str, accelerator) -> TeacherOutput:
+        import torch
+        from torch.utils.data import DataLoader, TensorDataset
+
         self.net.eval()
         logits, feats = [], []
         for (xb,) in DataLoader(TensorDataset(self._ids(data, split)), batch_size=512):
-            lo, fe = self.net(xb.to(accelerator.device))
+            with torch.no_grad():
+                lo, fe = self.net(xb.to(accelerator.device))
             logits.append(lo.float().cpu())
             feats.append(fe.float().cpu())
         return TeacherOutput(torch.cat(logits).numpy(), torch.cat(feats).numpy())

@@ -1,0 +1,32 @@
+"""The torch module behind the ``seq-gru`` teacher (imported only when it is fitted)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmark.api import AnticipationData
+
+from .sequence import SequenceGRUConfig
+
+
+class SeqNet(nn.Module):
+    def __init__(self, data: AnticipationData, cfg: SequenceGRUConfig):
+        super().__init__()
+        cls = data.classes
+        self.pad = cls.num_actions
+        self.action = nn.Embedding(cls.num_actions + 1, cfg.embed_dim, padding_idx=self.pad)
+        self.verb = nn.Embedding(len(cls.verbs) + 1, cfg.embed_dim, padding_idx=len(cls.verbs))
+        self.noun = nn.Embedding(len(cls.nouns) + 1, cfg.embed_dim, padding_idx=len(cls.nouns))
+        verbs = np.append(cls.action_verb, len(cls.verbs))
+        nouns = np.append(cls.action_noun, len(cls.nouns))
+        self.register_buffer("a2v", torch.as_tensor(verbs, dtype=torch.long), persistent=False)
+        self.register_buffer("a2n", torch.as_tensor(nouns, dtype=torch.long), persistent=False)
+        self.gru = nn.GRU(cfg.embed_dim, cfg.hidden, batch_first=True)
+        self.head = nn.Linear(cfg.hidden, cls.num_actions)
+
+    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.action(ids) + self.verb(self.a2v[ids]) + self.noun(self.a2n[ids])
+        _, h = self.gru(x)
+        feature = h[-1]
+        return self.head(feature), feature

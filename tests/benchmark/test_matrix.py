@@ -1,0 +1,61 @@
+import pytest
+
+from benchmark.errors import ConfigError
+from benchmark.matrix import build_matrix
+
+BASE = {"metrics": ["top1_action"]}
+
+
+def axes(m):
+    return [(c.dataset, c.teacher, c.student, c.loss, c.seed) for c in m.cells]
+
+
+def test_product_with_baseline_collapse_and_validation_drops(plugins):
+    m = build_matrix({**BASE, "matrix": {"dataset": "synthetic", "teacher": ["none", "seq-gru"],
+                                         "student": "gru", "loss": ["none", "kl"], "seed": [0, 1]}}, plugins)
+    # (seq-gru, none) collapses onto the baseline; (none, kl) is impossible and dropped
+    assert axes(m) == [
+        ("synthetic", "none", "gru", "none", 0), ("synthetic", "none", "gru", "none", 1),
+        ("synthetic", "seq-gru", "gru", "kl", 0), ("synthetic", "seq-gru", "gru", "kl", 1),
+    ]
+    assert [r for _, r in m.dropped] == ["loss 'kl' needs a teacher"] * 2
+
+
+def test_exclude_and_include(plugins):
+    m = build_matrix({**BASE, "matrix": {"dataset": "synthetic", "teacher": ["seq-gru"], "student": "gru",
+                                         "loss": ["kl", "mse"], "seed": [0, 1]},
+                      "exclude": [{"loss": "mse", "seed": [1]}],
+                      "include": [{"dataset": "synthetic", "student": "gru"}]}, plugins)
+    assert axes(m) == [
+        ("synthetic", "seq-gru", "gru", "kl", 0), ("synthetic", "seq-gru", "gru", "kl", 1),
+        ("synthetic", "seq-gru", "gru", "mse", 0),
+        ("synthetic", "none", "gru", "none", 0), ("synthetic", "none", "gru", "none", 1),
+    ]
+
+
+def test_component_configs_aliases_and_by_dataset(plugins):
+    m = build_matrix({**BASE, "matrix": {"dataset": "synthetic", "teacher": "seq-gru", "student": "gru",
+                                         "loss": ["kl", "kl-t5"]},
+                      "components": {"loss": {"kl": {"weight": 3, "by_dataset": {"synthetic": {"temperature": 4}}},
+                                              "kl-t5": {"use": "kl", "temperature": 5}}}}, plugins)
+    kl, kl5 = m.cells
+    assert kl.configs["loss"] == {"weight": 3.0, "temperature": 4.0, "top_k": 0, "reduction": "batchmean"}
+    assert kl5.loss == "kl-t5" and kl5.components["loss"] == "kl" and kl5.configs["loss"]["temperature"] == 5.0
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"matrix": {"dataset": "synthetic", "student": "gru", "teacher": "bert-bas"}}, "unknown teacher 'bert-bas'"),
+    ({"matrix": {"dataset": "synthetic", "student": "gru", "colour": ["red"]}}, "unknown axis"),
+    ({"matrix": {"dataset": "synthetic", "student": "gru"}, "trian": {}}, "unknown top-level key 'trian'"),
+    ({"matrix": {"dataset": "synthetic", "student": "gru"}, "train": {"epochs": "ten"}}, "train.epochs: expected int"),
+    ({"matrix": {"dataset": "synthetic", "student": "gru"}, "components": {"student": {"gru": {"hiden": 3}}}},
+     "unknown key 'hiden'. Did you mean 'hidden'"),
+    ({"matrix": {"dataset": "synthetic", "student": "gru", "seed": ["a"]}}, "expected integers"),
+    ({"matrix": {"student": "gru"}}, "matrix.dataset is required"),
+    ({"matrix": {"dataset": "synthetic", "student": "gru", "teacher": "none", "loss": "kl"}}, "no runnable cell"),
+    ({"matrix": {"dataset": "synthetic", "student": "gru"}, "metrics": ["top1_acton"]}, "Did you mean 'top1_action'"),
+])
+def test_bad_matrices_give_one_line_errors(plugins, raw, message):
+    with pytest.raises(ConfigError) as exc:
+        build_matrix(raw, plugins)
+    assert message in str(exc.value) and "\n" not in str(exc.value)

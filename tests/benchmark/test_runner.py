@@ -1,0 +1,109 @@
+import json
+import shutil
+from pathlib import Path
+
+from benchmark import hookimpl
+from benchmark.matrix import build_matrix, load_matrix
+from benchmark.plugin_manager import Plugins
+from benchmark.runner import Runner
+
+FILES = Path(__file__).parents[1] / "plugin_files"
+FAST = ["train.epochs=1", "matrix.seed=[0]", "components.dataset.synthetic.train_videos=10",
+        "components.dataset.synthetic.val_videos=4"]
+
+
+def run(plugins, tmp_path, overrides=FAST, **kw):
+    m = load_matrix("smoke", plugins, overrides)
+    runner = Runner(plugins, tmp_path / "runs", progress=False)
+    return runner, runner.run(m, echo=lambda line: None, **kw)
+
+
+def test_resume_skips_finished_cells_and_reruns_a_deleted_record(plugins, tmp_path):
+    runner, first = run(plugins, tmp_path)
+    assert len(first.executed) == 3 and not first.failed
+    _, second = run(plugins, tmp_path)
+    assert len(second.executed) == 0 and len(second.skipped) == 3
+    victim = first.executed[1]["run_id"]
+    (tmp_path / "runs" / victim / "record.json").unlink()
+    _, third = run(plugins, tmp_path)
+    assert [r["run_id"] for r in third.executed] == [victim]
+    _, forced = run(plugins, tmp_path, force=True)
+    assert len(forced.executed) == 3
+
+
+def test_record_contents_and_teacher_cache_reuse(plugins, tmp_path):
+    _, summary = run(plugins, tmp_path, overrides=FAST[:1] + FAST[2:] + ["matrix.seed=[0,1]"])
+    records = {(r["cell"]["loss"], r["cell"]["seed"]): r for r in summary.executed}
+    rec = records[("kl", 0)]
+    for key in ("run_id", "status", "metrics", "timings", "seeds", "env", "versions", "dataset_fingerprint",
+                "configs", "data_kind", "teacher_metrics", "started_at", "ended_at"):
+        assert key in rec, key
+    assert rec["status"] == "ok" and rec["data_kind"] == "synthetic"
+    assert rec["env"]["libraries"]["torch"] and rec["env"]["device"] == "cpu"
+    assert set(rec["metrics"]) == {"top1_action", "top5_action", "mean_class_top1_action", "top1_verb", "top1_noun"}
+    # one teacher fit for 4 cells that need it (kl, mse x 2 seeds)
+    cached = [r["timings"]["teacher_cached"] for r in summary.executed if r["cell"]["teacher"] != "none"]
+    assert sorted(cached) == [False, True, True, True]
+    run_dir = tmp_path / "runs" / rec["run_id"]
+    assert {p.name for p in run_dir.iterdir()} == {"config.json", "log.rank0.txt", "record.json"}
+    assert json.loads((run_dir / "config.json").read_text())["axes"]["loss"] == "kl"
+
+
+def test_same_config_and_seed_give_same_metrics(plugins, tmp_path):
+    _, a = run(plugins, tmp_path / "a")
+    shutil.rmtree(tmp_path / "a" / "runs" / "_cache")  # recompute the teacher too
+    _, b = run(plugins, tmp_path / "b")
+    assert [r["metrics"] for r in a.executed] == [r["metrics"] for r in b.executed]
+    _, c = run(plugins, tmp_path / "c", overrides=FAST[:1] + FAST[2:] + ["matrix.seed=[1]"])
+    assert [r["metrics"] for r in a.executed] != [r["metrics"] for r in c.executed]
+
+
+def test_nan_loss_fails_the_cell_and_the_matrix_goes_on(tmp_path):
+    d = tmp_path / "plugs"
+    d.mkdir()
+    shutil.copy(FILES / "nan_student.py", d)
+    plugins = Plugins([d])
+    m = build_matrix({"matrix": {"dataset": "synthetic", "student": ["nan-student", "gru"]},
+                      "train": {"epochs": 1},
+                      "components": {"dataset": {"synthetic": {"train_videos": 6, "val_videos": 2}}}}, plugins)
+    runner = Runner(plugins, tmp_path / "runs", progress=False)
+    summary = runner.run(m, echo=lambda line: None)
+    bad, good = summary.executed
+    assert bad["status"] == "failed" and bad["error"].startswith("NonFiniteLoss: loss became nan")
+    assert good["status"] == "ok"
+    assert "Traceback" in (tmp_path / "runs" / bad["run_id"] / "log.rank0.txt").read_text()
+    # failed cells are skipped unless asked
+    again = runner.run(m, echo=lambda line: None)
+    assert not again.executed
+    again = runner.run(m, rerun_failed=True, echo=lambda line: None)
+    assert [r["cell"]["student"] for r in again.executed] == ["nan-student"]
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def bench_before_cell(self, cell, run_dir):
+        self.calls.append(("before", cell.label, run_dir.name))
+
+    @hookimpl
+    def bench_update_record(self, cell, record):
+        record["extra"] = "added by a plugin"
+
+    @hookimpl
+    def bench_after_cell(self, cell, record):
+        assert (Path(record["_runs"]) if "_runs" in record else None) is None
+        self.calls.append(("after", cell.label, record["status"]))
+
+
+def test_lifecycle_hooks(tmp_path):
+    plugins = Plugins([])
+    rec = Recorder()
+    plugins.pm.register(rec, name="recorder")
+    _, summary = run(plugins, tmp_path, overrides=FAST + ["matrix.loss=[none]"])
+    record = summary.executed[0]
+    assert record["extra"] == "added by a plugin"
+    stored = json.loads((tmp_path / "runs" / record["run_id"] / "record.json").read_text())
+    assert stored["extra"] == "added by a plugin"
+    assert [c[0] for c in rec.calls] == ["before", "after"]

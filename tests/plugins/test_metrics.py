@@ -1,0 +1,33 @@
+import numpy as np
+
+from benchmark.api import AnticipationData, ClassSpace
+from plugins.metrics.accuracy import MeanClassTop1Action, Top1Action, Top1Verb, Top5Action
+
+
+def data():
+    cls = ClassSpace(["a0", "a1", "a2"], ["v0", "v1"], ["n0", "n1", "n2"],
+                     np.array([0, 0, 1]), np.array([0, 1, 2]))
+    return AnticipationData("t", "synthetic", cls, {}, {}, 1, 1.0, "f")
+
+
+def test_accuracy_metrics_by_hand():
+    scores = np.array([[3, 2, 1], [3, 2, 1], [1, 3, 2], [1, 2, 3.0]])
+    targets = np.array([0, 1, 1, 0])
+    d = data()
+    assert Top1Action().compute(scores, targets, d) == 50.0
+    assert Top5Action().compute(scores, targets, d) == 100.0  # k is clipped to the class count
+    # class 0: 1 of 2 right, class 1: 1 of 2 right
+    assert MeanClassTop1Action().compute(scores, targets, d) == 50.0
+    # class-mean differs from top-1 when classes are unbalanced
+    t2 = np.array([0, 0, 0, 1])
+    s2 = np.array([[3, 1, 0], [3, 1, 0], [3, 1, 0], [3, 1, 0.0]])
+    assert Top1Action().compute(s2, t2, d) == 75.0
+    assert MeanClassTop1Action().compute(s2, t2, d) == 50.0
+
+
+def test_verb_accuracy_marginalises_actions():
+    # actions 0 and 1 share verb 0; together they outweigh action 2 (verb 1)
+    scores = np.log(np.array([[0.35, 0.35, 0.30]]))
+    d = data()
+    assert Top1Verb().compute(scores, np.array([1]), d) == 100.0  # action 1 -> verb 0 is predicted
+    assert Top1Action().compute(scores, np.array([2]), d) == 0.0

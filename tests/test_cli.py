@@ -1,0 +1,132 @@
+"""The `bench` command end to end, in subprocesses, as a user runs it."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FILES = Path(__file__).parent / "plugin_files"
+FAST = ["--set", "train.epochs=2", "--no-progress"]
+
+
+def bench(*args, cwd=None, env=None):
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "benchmark.cli", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, env=full_env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    d = tmp_path_factory.mktemp("smoke")
+    res = bench("run", "--matrix", "smoke", "--runs-dir", d / "runs", "--leaderboard-dir", d / "lb", *FAST)
+    return d, res
+
+
+def test_smoke_matrix_end_to_end(smoke):
+    d, res = smoke
+    assert res.returncode == 0, res.stderr
+    assert "6 cells, 6 to run" in res.stderr and "done: 6 ran ok, 0 failed" in res.stderr
+    md = (d / "lb" / "smoke.md").read_text()
+    assert "| this suite | synthetic | gru" in md and "seq-gru" in md and "rel. gain" in md
+    assert (d / "lb" / "smoke.csv").exists()
+
+
+def test_second_run_executes_nothing_and_deleted_record_reruns_once(smoke):
+    d, _ = smoke
+    res = bench("run", "--matrix", "smoke", "--runs-dir", d / "runs", "--leaderboard-dir", d / "lb", *FAST)
+    assert res.returncode == 0 and "0 to run, 6 already recorded" in res.stderr
+    records = sorted((d / "runs").glob("*/record.json"))
+    assert len(records) == 6
+    records[2].unlink()
+    res = bench("run", "--matrix", "smoke", "--runs-dir", d / "runs", "--leaderboard-dir", d / "lb", *FAST)
+    assert "1 to run, 5 already recorded" in res.stderr and "done: 1 ran ok" in res.stderr
+
+
+def test_dry_run_lists_every_cell_with_id_and_status(smoke):
+    d, _ = smoke
+    res = bench("run", "--matrix", "smoke", "--runs-dir", d / "runs", "--dry-run", *FAST)
+    assert res.returncode == 0
+    lines = [line for line in res.stdout.splitlines() if " ok " in f" {line} "]
+    assert len(lines) == 6 and "6 cells: 6 ok, 0 failed, 0 pending" in res.stdout
+
+
+def test_leaderboard_command_rebuilds_from_records(smoke, tmp_path):
+    d, _ = smoke
+    res = bench("leaderboard", "--runs-dir", d / "runs", "--matrix", "smoke", "--set", "train.epochs=2",
+                "--out", tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "smoke.md").read_text().count("| this suite |") == 3
+
+
+def test_folder_teacher_plugin_is_listed_and_runs(tmp_path):
+    plugs = tmp_path / "plugs"
+    plugs.mkdir()
+    shutil.copy(FILES / "majority_teacher.py", plugs)
+    res = bench("plugins", "--json", "--plugins-dir", plugs)
+    comps = json.loads(res.stdout)["components"]
+    assert {"kind": "teacher", "name": "bigram-file", "plugin": "majority_teacher"}.items() <= next(
+        c for c in comps if c["name"] == "bigram-file").items()
+    matrix = tmp_path / "m.yaml"
+    matrix.write_text(
+        "name: mine\nmatrix: {dataset: synthetic, teacher: [none, bigram-file], student: gru, loss: [none, kl]}\n"
+        "train: {epochs: 1}\ncomponents: {dataset: {synthetic: {train_videos: 10, val_videos: 4}}}\n"
+    )
+    res = bench("run", "--matrix", matrix, "--runs-dir", tmp_path / "runs", "--leaderboard-dir", tmp_path / "lb",
+                "--no-progress", env={"BENCH_PLUGINS_DIR": str(plugs)})
+    assert res.returncode == 0, res.stderr
+    assert "bigram-file" in (tmp_path / "lb" / "mine.md").read_text()
+
+
+def test_plugin_raising_on_import_does_not_break_bench_plugins(tmp_path):
+    plugs = tmp_path / "plugs"
+    plugs.mkdir()
+    shutil.copy(FILES / "broken_on_import.py", plugs)
+    res = bench("plugins", "--plugins-dir", plugs)
+    assert res.returncode == 0 and "seq-gru" in res.stdout
+    assert "skipping plugin 'broken_on_import'" in res.stderr and "broken on purpose" in res.stderr
+    res = bench("plugins", "--plugins-dir", plugs, env={"BENCH_RAISE_PLUGIN_ERRORS": "1"})
+    assert res.returncode == 2 and "broken_on_import" in res.stderr
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("matrix:\n  dataset: [synthetic\n", "invalid YAML"),
+    ("matrix: {dataset: synthetic, student: gru, teacher: bert-bas}\n", "unknown teacher 'bert-bas'"),
+    ("matrix: {dataset: synthetic, student: gru}\ntrain: {epochs: many}\n", "train.epochs: expected int"),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, content, expected):
+    matrix = tmp_path / "bad.yaml"
+    matrix.write_text(content)
+    for cmd in (["validate"], ["run", "--runs-dir", tmp_path / "runs", "--leaderboard-dir", tmp_path / "lb"]):
+        res = bench(*cmd, "--matrix", matrix)
+        assert res.returncode == 2, res.stderr
+        assert res.stderr.count("\n") == 1 and expected in res.stderr and str(matrix) in res.stderr
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "lb").exists()
+
+
+def test_unknown_matrix_name_and_validate(tmp_path):
+    res = bench("run", "--matrix", "smok")
+    assert res.returncode == 2 and "Did you mean 'smoke'" in res.stderr
+    res = bench("validate", "--matrix", "smoke")
+    assert res.returncode == 0 and "6 cells valid" in res.stdout
+
+
+def test_failed_cell_gives_exit_1_and_is_recorded(tmp_path):
+    plugs = tmp_path / "plugs"
+    plugs.mkdir()
+    shutil.copy(FILES / "nan_student.py", plugs)
+    matrix = tmp_path / "m.yaml"
+    matrix.write_text("matrix: {dataset: synthetic, student: [nan-student, gru]}\ntrain: {epochs: 1}\n"
+                      "components: {dataset: {synthetic: {train_videos: 6, val_videos: 2}}}\n")
+    res = bench("run", "--matrix", matrix, "--plugins-dir", plugs, "--runs-dir", tmp_path / "runs",
+                "--leaderboard-dir", tmp_path / "lb", "--no-progress")
+    assert res.returncode == 1 and "1 ran ok, 1 failed" in res.stderr
+    assert "NonFiniteLoss" in (tmp_path / "lb" / "m.md").read_text()
+
+
+def test_help_for_every_command():
+    for cmd in ("run", "validate", "plugins", "leaderboard"):
+        res = bench(cmd, "--help")
+        assert res.returncode == 0 and "usage: bench" in res.stdout
