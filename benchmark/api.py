@@ -163,12 +163,16 @@ class FeatureSource(Component):
     #: "real" for features read from files, "simulated" for generated ones
     data_kind: ClassVar[str] = "real"
 
-    def fingerprint(self, data: AnticipationData) -> str:
-        """Hash of what changes the features (config is hashed by the runner already)."""
+    def fingerprint(self) -> str:
+        """Hash of what changes the features beyond the config, which the run id already covers
+        (e.g. size and modification time of feature files). Part of every run id."""
         return ""
 
     def load(self, data: AnticipationData, split: str) -> np.ndarray:
-        """Return float32 ``[N, T, D]`` for ``data.splits[split]``, in sample order."""
+        """Return float32 ``[N, T, D]`` for ``data.splits[split]``, in sample order.
+
+        A source may set ``self.last_info`` (a dict, e.g. counts of missing frames); it is
+        copied into the record of every cell that uses these features."""
         raise NotImplementedError
 
 

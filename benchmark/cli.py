@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--primary", default=None, help="metric used for Δ and relative gain")
     board.add_argument("--baseline", action="append", default=None, metavar="TABLE",
                        help="baseline table(s) to show (default: the matrix's, or all)")
+    board.add_argument("--reference", default=None, metavar="SOURCE[:LABEL]",
+                       help="row that Δ and relative gain compare with (default: the same student "
+                            "with teacher none and loss none, per source)")
     return parser
 
 
@@ -137,8 +140,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import Runner
 
-    plugins, matrix = _load(args)
-    matrix.cells = _filter_only(matrix.cells, args.only)
+    plugins, full = _load(args)
+    import copy
+
+    matrix = copy.copy(full)
+    matrix.cells = _filter_only(full.cells, args.only)
     runner = Runner(plugins, args.runs_dir, data_dir=args.data_dir, cache_dir=args.cache_dir,
                     launcher=args.launcher, progress=not args.no_progress)
     plugins.get("launcher", args.launcher, "--launcher")
@@ -155,7 +161,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
     summary = runner.run(matrix, force=args.force, rerun_failed=args.rerun_failed)
     if not args.no_leaderboard:
-        paths = write_matrix_leaderboard(plugins, runner, matrix, args.leaderboard_dir, _command_line())
+        # the leaderboard always covers the whole matrix, also after a run limited with --only
+        paths = write_matrix_leaderboard(plugins, runner, full, args.leaderboard_dir, _command_line())
         print("leaderboard: " + ", ".join(str(p) for p in paths), file=sys.stderr)
     previous_failed = [j for j in summary.skipped if j.status == "failed"]
     n_failed = len(summary.failed) + len(previous_failed)
@@ -174,7 +181,8 @@ def _command_line() -> str:
 
 
 def write_matrix_leaderboard(plugins: Any, runner: Any, matrix: Any, out_dir: Path, command: str,
-                             primary: str | None = None, baselines: list[str] | None = None) -> list[Path]:
+                             primary: str | None = None, baselines: list[str] | None = None,
+                             reference: str | None = None) -> list[Path]:
     from . import leaderboard
 
     jobs = runner.plan(matrix)
@@ -182,7 +190,7 @@ def write_matrix_leaderboard(plugins: Any, runner: Any, matrix: Any, out_dir: Pa
     names = baselines if baselines is not None else matrix.leaderboard.baselines
     tables = [plugins.get("baseline", n, "leaderboard.baselines") for n in names]
     board = leaderboard.build(records, tables, primary or matrix.leaderboard.primary,
-                              matrix.leaderboard.metrics or None)
+                              matrix.leaderboard.metrics or None, reference or matrix.leaderboard.reference or None)
     stem = matrix.leaderboard.output or matrix.name
     return leaderboard.write(board, out_dir, stem, f"Leaderboard: {matrix.name}", command)
 
@@ -198,15 +206,20 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
         matrix = load_matrix(args.matrix, plugins, args.overrides)
         runner = Runner(plugins, args.runs_dir, data_dir=args.data_dir, progress=False)
+        if not any(runner.store.read_record(j.run_id) for j in runner.plan(matrix)):
+            raise ConfigError(
+                f"{args.runs_dir}: no record of any cell of matrix '{matrix.name}' (was it run with other "
+                "--set values or another --runs-dir?)"
+            )
         paths = write_matrix_leaderboard(plugins, runner, matrix, args.out, _command_line(),
-                                         args.primary, args.baseline)
+                                         args.primary, args.baseline, args.reference)
     else:
         records = list(RunStore(args.runs_dir).records())
         if not records:
             raise ConfigError(f"{args.runs_dir}: no run records found")
         names = args.baseline if args.baseline is not None else plugins.registries["baseline"].names()
         tables = [plugins.get("baseline", n, "--baseline") for n in names]
-        board = leaderboard.build(records, tables, args.primary or "top5_action")
+        board = leaderboard.build(records, tables, args.primary or "top5_action", reference=args.reference)
         paths = leaderboard.write(board, args.out, "leaderboard", "Leaderboard", _command_line())
     print("\n".join(str(p) for p in paths))
     return EXIT_OK
@@ -225,6 +238,12 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             rows.append({"kind": kind, "name": name, "version": entry.version,
                          "plugin": entry.origin, "package": entry.package,
                          "description": getattr(entry.obj, "description", "")})
+        for name, entries in registry.conflicts.items():
+            for entry in entries[1:]:
+                rows.append({"kind": kind, "name": name, "version": entry.version,
+                             "plugin": entry.origin, "package": entry.package,
+                             "description": "UNUSABLE: this name is registered twice"})
+            rows[[r["name"] for r in rows].index(name)]["description"] = "UNUSABLE: this name is registered twice"
     if args.json:
         print(json.dumps({
             "plugins": [vars(i) for i in plugins.info.values()],

@@ -28,6 +28,7 @@ class Leaderboard:
     baselines: list[BaselineTable]
     primary: str
     higher_is_better: dict[str, bool]
+    reference: str | None = None
 
     def wide(self) -> pd.DataFrame:
         return _wide(self)
@@ -45,7 +46,7 @@ def _fmt(mean: float, std: float, n: int) -> str:
 
 
 def build(records: Iterable[dict[str, Any]], baselines: list[BaselineTable], primary: str,
-          metrics: list[str] | None = None) -> Leaderboard:
+          metrics: list[str] | None = None, reference: str | None = None) -> Leaderboard:
     rows, failed, hib = [], [], {}
     for rec in records:
         if rec.get("status") != "ok":
@@ -56,14 +57,15 @@ def build(records: Iterable[dict[str, Any]], baselines: list[BaselineTable], pri
         for metric, value in (rec.get("metrics") or {}).items():
             if metrics and metric not in metrics:
                 continue
+            baseline = cell.get("baseline", cell["teacher"] == "none" and cell["loss"] == "none")
             rows.append({
                 "source": OURS, "data": rec.get("data_kind", "real"), "student": cell["student"],
-                "teacher": cell["teacher"], "loss": cell["loss"], "label": "",
-                "dataset": cell["dataset"], "metric": metric, "seed": cell["seed"], "value": value,
+                "teacher": cell["teacher"], "loss": cell["loss"], "label": "", "baseline": bool(baseline),
+                "dataset": cell["dataset"], "metric": metric, "seed": cell["seed"], "value": float(value),
             })
-    ours = pd.DataFrame(rows, columns=ROW_KEYS + ["dataset", "metric", "seed", "value"])
+    ours = pd.DataFrame(rows, columns=ROW_KEYS + ["baseline", "dataset", "metric", "seed", "value"])
     agg = (
-        ours.groupby(ROW_KEYS + ["dataset", "metric"], dropna=False, sort=False)["value"]
+        ours.groupby(ROW_KEYS + ["baseline", "dataset", "metric"], dropna=False, sort=False)["value"]
         .agg(mean="mean", std="std", n="count").reset_index()
     )
     published = []
@@ -78,27 +80,51 @@ def build(records: Iterable[dict[str, Any]], baselines: list[BaselineTable], pri
                 published.append({
                     "source": table.name, "data": "published", "student": row.student,
                     "teacher": row.teacher, "loss": row.loss, "label": row.label or "",
+                    "baseline": row.teacher == "none" and row.loss == "none",
                     "dataset": row.dataset, "metric": metric, "mean": value, "std": float("nan"), "n": 0,
                 })
     long = pd.concat([agg, pd.DataFrame(published, columns=list(agg.columns))], ignore_index=True)
-    long = _add_deltas(long)
-    return Leaderboard(long, failed, baselines, primary, hib)
+    long = long.astype({"mean": float, "std": float, "n": int, "baseline": bool})
+    long = _add_deltas(long, reference)
+    return Leaderboard(long, failed, baselines, primary, hib, reference)
 
 
-def _add_deltas(long: pd.DataFrame) -> pd.DataFrame:
-    """Δ and relative gain against the same source/data/student with teacher=none, loss=none."""
+def _add_deltas(long: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
+    """Δ and relative gain against the same source/data/student with teacher=none, loss=none,
+    or, with ``reference="SOURCE:LABEL"``, against that one row for every row of a dataset."""
     long = long.copy()
     long["delta"] = float("nan")
     long["rel_gain_pct"] = float("nan")
     if long.empty:
         return long
-    ref = long[(long["teacher"] == "none") & (long["loss"] == "none")]
+    if reference:
+        return _deltas_against(long, reference)
+    ref = long[long["baseline"]]
     # For published tables a reference must be unambiguous: the first such row of the table.
     ref = ref.drop_duplicates(["source", "data", "student", "dataset", "metric"], keep="first")
     ref = ref.set_index(["source", "data", "student", "dataset", "metric"])["mean"]
     for i, row in long.iterrows():
         key = (row["source"], row["data"], row["student"], row["dataset"], row["metric"])
-        if key in ref.index and not (row["teacher"] == "none" and row["loss"] == "none"):
+        if key in ref.index and not row["baseline"]:
+            base = float(ref.loc[key])
+            long.at[i, "delta"] = row["mean"] - base
+            long.at[i, "rel_gain_pct"] = (row["mean"] - base) / base * 100.0 if base else float("nan")
+    return long
+
+
+def _deltas_against(long: pd.DataFrame, reference: str) -> pd.DataFrame:
+    source, _, label = reference.partition(":")
+    chosen = long[long["source"] == source]
+    chosen = chosen[chosen["label"] == label] if label else chosen[chosen["baseline"]]
+    if chosen.empty:
+        from .errors import ConfigError
+
+        known = sorted({f"{s}:{lab}" if lab else s for s, lab in zip(long["source"], long["label"])})
+        raise ConfigError(f"leaderboard reference '{reference}' matches no row; rows: {', '.join(known)}")
+    ref = chosen.drop_duplicates(["dataset", "metric"]).set_index(["dataset", "metric"])["mean"]
+    for i, row in long.iterrows():
+        key = (row["dataset"], row["metric"])
+        if key in ref.index:
             base = float(ref.loc[key])
             long.at[i, "delta"] = row["mean"] - base
             long.at[i, "rel_gain_pct"] = (row["mean"] - base) / base * 100.0 if base else float("nan")
@@ -140,7 +166,8 @@ def _wide(board: Leaderboard) -> pd.DataFrame:
                 table[f"{dataset} rel. gain"] = rel
     # ours first, baseline row first within a student, then by teacher/loss
     table["_ours"] = table["source"] != OURS
-    table["_base"] = ~((table["teacher"] == "none") & (table["loss"] == "none"))
+    base_keys = {tuple(r[k] for k in ROW_KEYS) for _, r in long[long["baseline"]].iterrows()}
+    table["_base"] = [tuple(r[k] for k in ROW_KEYS) not in base_keys for _, r in table.iterrows()]
     table = table.sort_values(["_ours", "source", "data", "student", "_base", "teacher", "loss"], kind="stable")
     return table.drop(columns=["_ours", "_base"]).reset_index(drop=True)
 
@@ -151,10 +178,13 @@ def render_markdown(board: Leaderboard, title: str, command: str, note: str = ""
         wide = wide.drop(columns=["label"])
     lines = [f"# {title}", ""]
     lines.append(f"Produced by `{command}`. Cells show mean ± std over seeds (n = number of seeds).")
-    lines.append(
-        f"Δ and relative gain compare the primary metric ({board.primary}) with the row of the same "
-        "source, data and student that has teacher `none` and loss `none`."
-    )
+    if board.reference:
+        lines.append(f"Δ and relative gain compare the primary metric ({board.primary}) with the row `{board.reference}`.")
+    else:
+        lines.append(
+            f"Δ and relative gain compare the primary metric ({board.primary}) with the row of the same "
+            "source, data and student that has teacher `none` and loss `none`."
+        )
     kinds = sorted(set(wide.get("data", [])) - {"published"})
     if any(k in ("synthetic", "simulated") for k in kinds):
         lines.append(
@@ -163,7 +193,7 @@ def render_markdown(board: Leaderboard, title: str, command: str, note: str = ""
         )
     if note:
         lines.append(note)
-    lines += ["", tabulate(wide, headers="keys", tablefmt="github", showindex=False), ""]
+    lines += ["", tabulate(wide, headers="keys", tablefmt="github", showindex=False, disable_numparse=True), ""]
     if board.baselines:
         lines.append("Published tables:")
         lines.append("")
@@ -183,6 +213,6 @@ def write(board: Leaderboard, out_dir: Path, stem: str, title: str, command: str
     out_dir = Path(out_dir)
     md_path, csv_path = out_dir / f"{stem}.md", out_dir / f"{stem}.csv"
     atomic.write_text(md_path, render_markdown(board, title, command))
-    csv = board.long.drop(columns=["text"], errors="ignore").to_csv(index=False, float_format="%.4f")
+    csv = board.long.drop(columns=["text"], errors="ignore").to_csv(index=False, float_format="%.4f")  # noqa
     atomic.write_text(csv_path, csv)
     return [md_path, csv_path]

@@ -8,10 +8,11 @@ collapses the teacher to ``none`` so the baseline runs once per dataset, student
 """
 from __future__ import annotations
 
+import difflib
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .config import (
     apply_overrides,
@@ -26,9 +27,9 @@ from .plugin_manager import Plugins
 AXES = ("dataset", "teacher", "student", "loss", "seed")
 TOP_LEVEL_KEYS = {
     "name", "description", "matrix", "exclude", "include", "components", "feature_source",
-    "train", "metrics", "leaderboard", "profile",
+    "train", "metrics", "leaderboard",
 }
-COMPONENT_KINDS = ("dataset", "teacher", "student", "loss", "feature_source", "metric")
+CONFIGURABLE_KINDS = ("dataset", "teacher", "student", "loss", "feature_source")
 
 
 @dataclass
@@ -40,10 +41,10 @@ class TrainConfig:
     eval_batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 0.0
-    optimizer: str = "adamw"  # adamw | adam | sgd
+    optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
     momentum: float = 0.9
     grad_clip: float = 0.0  # 0 disables clipping
-    mixed_precision: str = "no"  # no | bf16 | fp16 (passed to accelerate)
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # passed to accelerate
     teacher_seed: int = 0  # teachers are fitted once with this seed, whatever the cell seed
     cpu: bool = False  # force CPU even when a GPU is visible
 
@@ -54,6 +55,9 @@ class LeaderboardConfig:
     metrics: list[str] = field(default_factory=list)  # empty: every metric of the matrix
     baselines: list[str] = field(default_factory=list)  # baseline table names to show
     output: str = ""  # file stem in the leaderboard folder; empty: the matrix name
+    # row for Δ / relative gain: empty = same source+student with teacher none and loss none;
+    # "SOURCE:LABEL" = that one row (e.g. "avt2021:AVT-b + AVT-h")
+    reference: str = ""
 
 
 @dataclass
@@ -72,6 +76,7 @@ class Cell:
     train: dict[str, Any]
     metrics: list[str]
     matrix: str
+    baseline: bool = False  # no teacher and no distillation: the reference row
 
     @property
     def axes(self) -> dict[str, Any]:
@@ -128,6 +133,23 @@ def _component_block(raw: dict[str, Any], kind: str, alias: str, where: str) -> 
     return str(name), block, by_dataset
 
 
+def _check_components(raw: dict[str, Any], plugins: Plugins, where: str) -> None:
+    """Every configured kind and name must exist, so a typo is an error, not a silent no-op."""
+    comps = raw.get("components") or {}
+    if not isinstance(comps, dict):
+        raise ConfigError(f"{where}: 'components' must be a mapping of kind -> name -> config")
+    for kind, block in comps.items():
+        if kind not in CONFIGURABLE_KINDS:
+            close = difflib.get_close_matches(str(kind), CONFIGURABLE_KINDS, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(
+                f"{where}: components.{kind}: unknown kind.{hint} Kinds: {', '.join(CONFIGURABLE_KINDS)}"
+            )
+        for alias, values in (block or {}).items():
+            name = values.get("use", alias) if isinstance(values, dict) else alias
+            plugins.registries[kind].get(str(name), f"{where}: components.{kind}.{alias}")
+
+
 def load_matrix(
     name_or_path: str, plugins: Plugins, overrides: list[str] | None = None
 ) -> Matrix:
@@ -171,6 +193,7 @@ def build_matrix(raw: dict[str, Any], plugins: Plugins, path: Path | None = None
     for b in board.baselines:
         plugins.registries["baseline"].get(b, f"{where}: leaderboard.baselines")
 
+    _check_components(raw, plugins, where)
     combos = [dict(zip(AXES, values)) for values in itertools.product(*(axes[a] for a in AXES))]
     for i, pattern in enumerate(raw.get("exclude") or []):
         if not isinstance(pattern, dict) or set(pattern) - set(AXES):
@@ -265,5 +288,6 @@ def resolve_cell(
         train=config_to_dict(train),
         metrics=metrics,
         matrix=matrix_name,
+        baseline=bool(teacher_cls.is_null and not loss_cls.requires_teacher),
     )
     return cell, ""

@@ -10,6 +10,7 @@ Environment variables:
 """
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata as md
 import importlib.util
@@ -92,8 +93,8 @@ class Plugins:
 
     # -- loading -----------------------------------------------------------------------------
 
-    def _skip(self, name: str, package: str, exc: BaseException) -> None:
-        msg = f"skipping plugin '{name}' ({package}): {type(exc).__name__}: {exc}"
+    def _skip(self, name: str, package: str, exc: BaseException, what: str = "skipping") -> None:
+        msg = f"{what} plugin '{name}' ({package}): {type(exc).__name__}: {exc}"
         if self.raise_errors:
             raise PluginError(msg) from exc
         self.warnings.append(msg)
@@ -106,6 +107,12 @@ class Plugins:
         return name in self.allow
 
     def _register(self, module: Any, info: PluginInfo) -> None:
+        known = set(REGISTRATION_HOOKS) | {n for n in dir(hookspecs) if n.startswith("bench_")}
+        for attr in dir(module):
+            if hasattr(getattr(module, attr, None), f"{hookspecs.PROJECT}_impl") and attr not in known:
+                close = difflib.get_close_matches(attr, sorted(known), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise PluginError(f"'{attr}' is not a bench hook{hint}")
         self.pm.register(module, name=info.name)
         info.hooks = sorted(
             {impl.name for impl in self.pm.get_hookcallers(module) or []}  # type: ignore[attr-defined]
@@ -172,7 +179,7 @@ class Plugins:
                     if not isinstance(items, (list, tuple)):
                         items = [items]
                 except Exception as exc:
-                    self._skip(impl.plugin_name, package, exc)
+                    self._skip(impl.plugin_name, package, RuntimeError(f"{hook_name} raised {type(exc).__name__}: {exc}"))
                     continue
                 for obj in items:
                     ok = isinstance(obj, BaselineTable) if kind == "baseline" else (
@@ -184,6 +191,7 @@ class Plugins:
                             impl.plugin_name,
                             package,
                             TypeError(f"{hook_name} returned {obj!r}, expected a named {base.__name__}"),
+                            "ignoring an item from",
                         )
                         continue
                     warning = self.registries[kind].add(

@@ -13,7 +13,7 @@ class Entry:
     name: str
     obj: Any  # a component class, or a BaselineTable object
     origin: str  # plugin name that registered it
-    package: str  # distribution (or "plugins-dir:<file>") the plugin came from
+    package: str  # distribution, or "plugins dir <folder>", the plugin came from
     builtin: bool
 
     @property

@@ -20,7 +20,8 @@ def digest(obj: Any, length: int = 16) -> str:
     return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()[:length]
 
 
-def identity(cell: Any, versions: dict[str, str], dataset_fingerprint: str, suite_major: str) -> dict[str, Any]:
+def identity(cell: Any, versions: dict[str, str], dataset_fingerprint: str, suite_major: str,
+             feature_fingerprint: str = "") -> dict[str, Any]:
     """The hashed content of a cell (also written to its ``config.json``)."""
     return {
         "schema": SCHEMA_VERSION,
@@ -32,6 +33,7 @@ def identity(cell: Any, versions: dict[str, str], dataset_fingerprint: str, suit
         "metrics": sorted(cell.metrics),
         "versions": versions,
         "dataset_fingerprint": dataset_fingerprint,
+        "feature_fingerprint": feature_fingerprint,
     }
 
 

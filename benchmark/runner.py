@@ -18,6 +18,7 @@ from . import __version__
 from .api import AnticipationData, TeacherOutput
 from .config import build_config
 from .environment import describe
+from .errors import ConfigError
 from .matrix import Cell, Matrix
 from .plugin_manager import Plugins
 from .runid import SCHEMA_VERSION, canonical_json, identity, run_id
@@ -90,8 +91,24 @@ class Runner:
     def dataset_fingerprint(self, cell: Cell) -> str:
         key = canonical_json([cell.components["dataset"], cell.configs["dataset"], str(self.data_dir)])
         if key not in self._fingerprints:
-            self._fingerprints[key] = self.component(cell, "dataset").fingerprint(self.data_dir)
+            self._fingerprints[key] = self._fingerprint(cell, "dataset", lambda c: c.fingerprint(self.data_dir))
         return self._fingerprints[key]
+
+    def feature_fingerprint(self, cell: Cell) -> str:
+        key = canonical_json(["fs", cell.components["feature_source"], cell.configs["feature_source"]])
+        if key not in self._fingerprints:
+            self._fingerprints[key] = self._fingerprint(cell, "feature_source", lambda c: c.fingerprint())
+        return self._fingerprints[key]
+
+    def _fingerprint(self, cell: Cell, kind: str, fn: Callable[[Any], str]) -> str:
+        try:
+            return str(fn(self.component(cell, kind)))
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise ConfigError(
+                f"{kind} '{getattr(cell, kind)}': {type(exc).__name__}: {exc}".splitlines()[0]
+            ) from None
 
     def versions(self, cell: Cell) -> dict[str, str]:
         out = {kind: f"{name}@{self.plugins.get(kind, name).version}" for kind, name in cell.components.items()}
@@ -102,7 +119,8 @@ class Runner:
     def plan(self, matrix: Matrix) -> list[Job]:
         jobs = []
         for cell in matrix.cells:
-            ident = identity(cell, self.versions(cell), self.dataset_fingerprint(cell), __version__.split(".")[0])
+            ident = identity(cell, self.versions(cell), self.dataset_fingerprint(cell), __version__.split(".")[0],
+                             self.feature_fingerprint(cell))
             rid = run_id(ident)
             jobs.append(Job(cell, rid, ident, self.store.status(rid)))
         return jobs
@@ -151,8 +169,8 @@ class Runner:
         started = datetime.now(timezone.utc)
         t0 = time.perf_counter()
         run_dir = self.store.prepare(job.run_id, job.identity)
-        accelerator = Accelerator(cpu=bool(cell.train["cpu"]), mixed_precision=cell.train["mixed_precision"])
-        log = _cell_logger(run_dir, accelerator.process_index)
+        accelerator = None
+        log = _cell_logger(run_dir, _process_index())
         timings: dict[str, Any] = {}
         record: dict[str, Any] = {
             "run_id": job.run_id,
@@ -161,7 +179,8 @@ class Runner:
             "status": "failed",
             "error": None,
             "matrix": cell.matrix,
-            "cell": {**cell.axes, "feature_source": cell.feature_source, "label": cell.label},
+            "cell": {**cell.axes, "feature_source": cell.feature_source, "label": cell.label,
+                     "baseline": cell.baseline},
             "components": cell.components,
             "configs": cell.configs,
             "train": cell.train,
@@ -174,6 +193,7 @@ class Runner:
             "timings": timings,
         }
         try:
+            accelerator = Accelerator(cpu=bool(cell.train["cpu"]), mixed_precision=cell.train["mixed_precision"])
             self.plugins.hook().bench_before_cell(cell=cell, run_dir=run_dir)
             log.info("cell %s run_id %s", cell.label, job.run_id)
             tic = time.perf_counter()
@@ -182,9 +202,8 @@ class Runner:
             fs = self.component(cell, "feature_source")
             record["data_kind"] = data_kind(data.data_kind, fs.data_kind)
             tic = time.perf_counter()
-            feats = self.load_features(cell, fs, data)
+            feats, record["feature_info"] = self.load_features(cell, fs, data)
             timings["features_s"] = round(time.perf_counter() - tic, 3)
-            record["feature_info"] = dict(getattr(fs, "last_info", {}) or {})
 
             teacher_outputs, teacher_info = self.teacher_outputs(cell, data, accelerator, log)
             record.update(teacher_info.pop("record", {}))
@@ -218,11 +237,19 @@ class Runner:
             record["started_at"] = started.isoformat()
             record["ended_at"] = datetime.now(timezone.utc).isoformat()
             record["env"] = describe(accelerator)
+            record["feature_fingerprint"] = job.identity.get("feature_fingerprint", "")
             _close_logger(log)
-        self.plugins.hook().bench_update_record(cell=cell, record=record)
-        if accelerator.is_main_process:
+        try:
+            self.plugins.hook().bench_update_record(cell=cell, record=record)
+        except Exception as exc:
+            record["status"] = "failed"
+            record["error"] = f"bench_update_record hook raised {type(exc).__name__}: {exc}".splitlines()[0][:500]
+        if accelerator is None or accelerator.is_main_process:
             self.store.write_record(job.run_id, record)
-            self.plugins.hook().bench_after_cell(cell=cell, record=record)
+            try:
+                self.plugins.hook().bench_after_cell(cell=cell, record=record)
+            except Exception as exc:  # the record is written; a tracker failing must not stop the matrix
+                print(f"bench: warning: bench_after_cell hook raised {type(exc).__name__}: {exc}", file=sys.stderr)
         return record
 
     # -- pieces --------------------------------------------------------------------------------
@@ -233,10 +260,16 @@ class Runner:
             self._data[key] = self.component(cell, "dataset").load(self.data_dir)
         return self._data[key]
 
-    def load_features(self, cell: Cell, fs: Any, data: AnticipationData) -> dict[str, np.ndarray]:
+    def load_features(self, cell: Cell, fs: Any, data: AnticipationData) -> tuple[dict[str, np.ndarray], dict]:
+        """Features of both splits, loaded once per process, and what the source reported."""
         key = canonical_json([cell.components["feature_source"], cell.configs["feature_source"], data.fingerprint])
         if key not in self._features:
-            self._features[key] = {split: fs.load(data, split) for split in ("train", "val")}
+            arrays, info = {}, {}
+            for split in ("train", "val"):
+                fs.last_info = {}
+                arrays[split] = fs.load(data, split)
+                info[split] = dict(getattr(fs, "last_info", {}) or {})
+            self._features[key] = (arrays, info)
         return self._features[key]
 
     def teacher_outputs(self, cell: Cell, data: AnticipationData, accelerator: Any,
@@ -272,8 +305,7 @@ class Runner:
         log.info("teacher outputs %s (cache %s)", "reused" if cached else "computed", key)
         return outputs, {
             "teacher_s": round(time.perf_counter() - tic, 3),
-            "teacher_cached": cached,
-            "record": {"teacher_cache_key": key},
+            "record": {"teacher_cache": {"key": key, "reused": cached}},
         }
 
     def compute_metrics(self, cell: Cell, scores: np.ndarray, data: AnticipationData) -> dict[str, float]:
@@ -283,6 +315,10 @@ class Runner:
             metric = self.plugins.get("metric", name)()
             out[name] = round(float(metric.compute(scores, targets, data)), 4)
         return out
+
+
+def _process_index() -> int:
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) or 0)
 
 
 def _cell_logger(run_dir: Path, rank: int) -> logging.Logger:

@@ -18,6 +18,10 @@ if "BENCH_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
     os.environ["BENCH_DATA_DIR"] = str(SHARED_DATA)
 
 
+# Performance benchmarks (pytest-benchmark) are not part of the test run; see docs/performance.md.
+collect_ignore = [] if os.environ.get("BENCH_PERF") else ["perf"]
+
+
 @pytest.fixture
 def plugins():
     from benchmark.plugin_manager import get_plugins

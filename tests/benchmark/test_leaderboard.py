@@ -54,3 +54,17 @@ def test_csv_is_tidy_and_written_atomically(tmp_path):
     assert {"source", "data", "student", "teacher", "loss", "dataset", "metric", "mean", "std", "n",
             "delta", "rel_gain_pct"} <= set(df.columns)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv", "x.md"]
+
+
+def test_chosen_reference_row():
+    records = [rec("none", "none", 0, 20.0), rec("t", "kl", 0, 24.0)]
+    b = leaderboard.build(records, [TABLE], "top1_action", reference="paper-x:published base")
+    long = b.long[b.long.metric == "top1_action"]
+    ours = long[(long.source == leaderboard.OURS) & (long.teacher == "t")].iloc[0]
+    assert ours["delta"] == -16.0 and ours["rel_gain_pct"] == -40.0
+    import pytest
+
+    from benchmark.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="matches no row"):
+        leaderboard.build(records, [TABLE], "top1_action", reference="paper-x:nope")

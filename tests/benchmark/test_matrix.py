@@ -59,3 +59,13 @@ def test_bad_matrices_give_one_line_errors(plugins, raw, message):
     with pytest.raises(ConfigError) as exc:
         build_matrix(raw, plugins)
     assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_misspelled_component_kind_or_name_is_an_error(plugins):
+    base = {"matrix": {"dataset": "synthetic", "student": "gru"}}
+    with pytest.raises(ConfigError, match="components.teachr: unknown kind. Did you mean 'teacher'"):
+        build_matrix({**base, "components": {"teachr": {}}}, plugins)
+    with pytest.raises(ConfigError, match="unknown loss 'kll'. Did you mean 'kl'"):
+        build_matrix({**base, "components": {"loss": {"kll": {"weight": 1}}}}, plugins)
+    with pytest.raises(ConfigError, match="expected one of 'no', 'bf16', 'fp16'"):
+        build_matrix({**base, "train": {"mixed_precision": "fp8"}}, plugins)

@@ -109,3 +109,8 @@ def test_builtin_wins_over_a_third_party_shadow(tmp_path):
     p = Plugins([folder_with(tmp_path, "shadow_kl")])
     assert p.registries["loss"].get("kl").origin == "losses"
     assert any("shadow_kl" in w and "built-in" in w for w in p.warnings)
+
+
+def test_misspelled_hook_is_skipped_with_did_you_mean(tmp_path):
+    p = Plugins([folder_with(tmp_path, "misspelled_hook")])
+    assert any("misspelled_hook" in w and "did you mean 'bench_register_teachers'" in w for w in p.warnings)

@@ -42,7 +42,7 @@ def test_record_contents_and_teacher_cache_reuse(plugins, tmp_path):
     assert rec["env"]["libraries"]["torch"] and rec["env"]["device"] == "cpu"
     assert set(rec["metrics"]) == {"top1_action", "top5_action", "mean_class_top1_action", "top1_verb", "top1_noun"}
     # one teacher fit for 4 cells that need it (kl, mse x 2 seeds)
-    cached = [r["timings"]["teacher_cached"] for r in summary.executed if r["cell"]["teacher"] != "none"]
+    cached = [r["teacher_cache"]["reused"] for r in summary.executed if r["cell"]["teacher"] != "none"]
     assert sorted(cached) == [False, True, True, True]
     run_dir = tmp_path / "runs" / rec["run_id"]
     assert {p.name for p in run_dir.iterdir()} == {"config.json", "log.rank0.txt", "record.json"}
