@@ -72,15 +72,24 @@ class AnticipationData:
     classes: ClassSpace
     splits: dict[str, list[Sample]]
     timelines: dict[str, list[Segment]]  # per video, every segment ordered by start
-    obs_steps: int  # number of observed time steps T
-    obs_step_s: float  # seconds between observed steps
+    obs_steps: int  # number of time steps T in a sample's feature sequence
+    obs_step_s: float  # seconds between steps
     fingerprint: str
     info: dict[str, Any] = field(default_factory=dict)
+    #: steps after ``obs_end`` included in the sequence (RULSTM-style sampling trains on every
+    #: anticipation step, up to alpha before the action); 0 for AVT-style sampling. The runner
+    #: crops them away for students that do not declare ``uses_future_steps``.
+    obs_tail_steps: int = 0
+
+    @property
+    def anticipation_index(self) -> int:
+        """Index of the step at ``obs_end`` (= start - tau_a): the last one a prediction may use."""
+        return self.obs_steps - 1 - self.obs_tail_steps
 
     def obs_times(self, sample: Sample) -> np.ndarray:
-        """Timestamps (s) of the ``obs_steps`` observed steps, the last one at ``obs_end``."""
-        offsets = np.arange(self.obs_steps - 1, -1, -1, dtype=np.float64) * self.obs_step_s
-        return sample.obs_end - offsets
+        """Timestamps (s) of the ``obs_steps`` steps; step ``anticipation_index`` is ``obs_end``."""
+        offsets = (np.arange(self.obs_steps, dtype=np.float64) - self.anticipation_index) * self.obs_step_s
+        return sample.obs_end + offsets
 
 
 @dataclass
@@ -147,6 +156,9 @@ class Dataset(Component):
     data_kind: ClassVar[str] = "real"
     #: modalities this dataset has feature files for (used to validate students)
     modalities: ClassVar[tuple[str, ...]] = ("rgb",)
+    #: JSON list of the annotation files to download: ``[{"path", "url", "sha256", "bytes"}]``,
+    #: paths relative to ``<data_dir>/<dataset name>/``; None for generated datasets
+    manifest_file: ClassVar[Path | None] = None
 
     def fingerprint(self, data_dir: Path | None) -> str:
         """A cheap hash of everything that changes the data (files, protocol settings)."""
@@ -200,6 +212,10 @@ class Student(Component):
     kind = "student"
     #: modalities the student needs from the dataset's feature files
     required_modalities: ClassVar[tuple[str, ...]] = ()
+    #: True for students (RULSTM) that take the whole sequence, steps after ``obs_end`` included,
+    #: and guarantee that the prediction scored at tau_a uses only steps up to
+    #: ``anticipation_index`` (given to :meth:`build` through ``self.anticipation_index``)
+    uses_future_steps: ClassVar[bool] = False
 
     def build(self, input_dim: int, num_classes: int) -> "Any":
         """Return a ``torch.nn.Module`` whose forward(features) gives a dict with ``logits``
