@@ -111,6 +111,8 @@ class BaselineRow:
     metrics: dict[str, float]
     label: str = ""
     setting: str = ""
+    uncertain: bool = False  # the source could not be checked exactly (see ``note``)
+    note: str = ""
 
 
 @dataclass

@@ -7,15 +7,18 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 
-def write_bytes(path: Path, data: bytes) -> None:
+@contextmanager
+def open_atomic(path: Path, suffix: str = ".tmp") -> Iterator[BinaryIO]:
+    """A binary file handle whose content replaces ``path`` only if the block succeeds; on any
+    error the temporary file is removed and an existing ``path`` is left untouched."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -25,6 +28,11 @@ def write_bytes(path: Path, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    with open_atomic(path) as fh:
+        fh.write(data)
 
 
 def write_text(path: Path, text: str) -> None:

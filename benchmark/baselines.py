@@ -7,7 +7,7 @@ from .api import BaselineRow, BaselineTable
 from .config import load_yaml
 from .errors import ConfigError
 
-ROW_KEYS = {"dataset", "student", "teacher", "loss", "metrics", "label", "setting"}
+ROW_KEYS = {"dataset", "student", "teacher", "loss", "metrics", "label", "setting", "uncertain", "note"}
 
 
 def load_baseline_yaml(path: Path) -> BaselineTable:
@@ -39,6 +39,7 @@ def load_baseline_yaml(path: Path) -> BaselineTable:
             teacher=str(row.get("teacher", "none")), loss=str(row.get("loss", "none")),
             metrics={str(k): float(v) for k, v in metrics.items()},
             label=str(row.get("label", "")), setting=str(row.get("setting", "")),
+            uncertain=bool(row.get("uncertain", False)), note=str(row.get("note", "")),
         ))
     return BaselineTable(
         name=str(data["name"]), citation=str(data["citation"]), rows=rows,

@@ -1,4 +1,4 @@
-"""The ``bench`` command line: run, validate, plugins, leaderboard."""
+"""The ``bench`` command line: run, validate, plugins, leaderboard, data."""
 from __future__ import annotations
 
 import argparse
@@ -6,10 +6,13 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from . import __version__
-from .errors import BenchError, ConfigError, PluginError
+from .errors import BenchError, ConfigError, DownloadError, PluginError
+
+if TYPE_CHECKING:
+    from .download import RemoteFile
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_CONFIG = 0, 1, 2
 
@@ -71,7 +74,23 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--reference", default=None, metavar="SOURCE[:LABEL]",
                        help="row that Δ and relative gain compare with (default: the same student "
                             "with teacher none and loss none, per source)")
+    _data_parser(sub)
     return parser
+
+
+def _data_parser(sub: Any) -> None:
+    data = sub.add_parser("data", help="download and check the annotation files of a dataset")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    dl = data_sub.add_parser("download", help="fetch missing files of a dataset and verify their sha256")
+    info = data_sub.add_parser("info", help="show which files of a dataset are present and what they hold")
+    for p in (dl, info):
+        p.add_argument("dataset", metavar="DATASET", help="a registered dataset name (see `bench plugins`)")
+        p.add_argument("--data-dir", type=Path, default=None,
+                       help="annotation files (default: $BENCH_DATA_DIR or ~/.cache/lm2video-bench/data)")
+        _common(p)
+    dl.add_argument("--base-url", default=None, metavar="URL",
+                    help="fetch URL/DATASET/PATH instead of the manifest URLs (a mirror; also BENCH_DATA_BASE_URL)")
+    dl.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,8 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins,
-                "leaderboard": cmd_leaderboard}[args.command](args)
-    except (ConfigError, PluginError) as exc:
+                "leaderboard": cmd_leaderboard, "data": cmd_data}[args.command](args)
+    except (ConfigError, PluginError, DownloadError) as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
@@ -256,6 +275,79 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     print(tabulate([[r["kind"], r["name"], r["version"], r["plugin"], r["package"], _short(r["description"])] for r in rows],
                    headers=["kind", "name", "version", "plugin", "package", "description"]))
     return EXIT_OK
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    if args.data_dir is not None:
+        return args.data_dir
+    from .runner import default_data_dir
+
+    return default_data_dir()
+
+
+def _manifest(cls: Any) -> list[RemoteFile] | None:
+    """The dataset's manifest entries, or None (with a message) if it has no files to fetch."""
+    from .download import load_manifest
+
+    if cls.manifest_file is None:
+        what = "is generated and needs no download" if cls.data_kind == "synthetic" else \
+            "has no manifest: bench cannot download its files"
+        print(f"dataset '{cls.name}' {what}")
+        return None
+    return load_manifest(cls.manifest_file)
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    """`bench data download|info DATASET`: fetch or inspect the files of a dataset's manifest."""
+    cls = _plugins(args).get("dataset", args.dataset, "DATASET")
+    data_dir = _data_dir(args)
+    files = _manifest(cls)
+    if args.data_command == "download":
+        return EXIT_OK if files is None else _data_download(args, cls.name, data_dir, files)
+    if files is not None and not _print_files(cls.name, data_dir, files):
+        return EXIT_OK
+    _print_contents(cls, data_dir)
+    return EXIT_OK
+
+
+def _data_download(args: argparse.Namespace, name: str, data_dir: Path, files: list[RemoteFile]) -> int:
+    from .download import download
+
+    summary = download(data_dir, name, files, base_url=args.base_url, progress=not args.no_progress)
+    print(f"{name}: {len(summary.downloaded)} files downloaded ({summary.bytes:,} bytes), "
+          f"{len(summary.already_present)} already present, in {data_dir / name}")
+    return EXIT_OK
+
+
+def _print_files(name: str, data_dir: Path, files: list[RemoteFile]) -> bool:
+    """Print the state of every file; True when all are present."""
+    from .download import BAD, MISSING, PRESENT, check
+
+    statuses = check(data_dir, name, files)
+    print(f"{name}: {data_dir / name}")
+    for s in statuses:
+        print(f"  {s.state:<13} {s.file.path}")
+    counts = {state: sum(s.state == state for s in statuses) for state in (PRESENT, MISSING, BAD)}
+    print(f"{len(statuses)} files: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+    if counts[PRESENT] < len(statuses):
+        print(f"run `bench data download {name}` to fetch the missing or bad files")
+        return False
+    return True
+
+
+def _print_contents(cls: Any, data_dir: Path) -> None:
+    """Load the dataset with its default config and print its splits and class counts."""
+    try:
+        data = cls(cls.Config()).load(data_dir)
+    except Exception as exc:  # a dataset that cannot load is reported, not fatal
+        print(f"cannot load {cls.name}: {type(exc).__name__}: {exc}")
+        return
+    from tabulate import tabulate
+
+    rows = [[split, len({s.video for s in samples}), len(samples)] for split, samples in data.splits.items()]
+    print(tabulate(rows, headers=["split", "videos", "segments"]))
+    c = data.classes
+    print(f"classes: {len(c.actions)} actions, {len(c.verbs)} verbs, {len(c.nouns)} nouns")
 
 
 if __name__ == "__main__":

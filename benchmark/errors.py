@@ -16,3 +16,11 @@ class PluginError(BenchError):
 
 class NonFiniteLoss(BenchError):
     """Training produced a NaN or infinite loss; the cell is recorded as failed."""
+
+
+class DataError(ConfigError):
+    """A data file is malformed or inconsistent; the message names the file and line."""
+
+
+class DownloadError(BenchError):
+    """A data file could not be fetched or failed its checksum: one line, exit code 2."""

@@ -55,7 +55,7 @@ def build(records: Iterable[dict[str, Any]], baselines: list[BaselineTable], pri
         hib.update(rec.get("higher_is_better") or {})
         cell = rec["cell"]
         for metric, value in (rec.get("metrics") or {}).items():
-            if metrics and metric not in metrics:
+            if (metrics and metric not in metrics) or value is None:
                 continue
             baseline = cell.get("baseline", cell["teacher"] == "none" and cell["loss"] == "none")
             rows.append({
@@ -82,9 +82,11 @@ def build(records: Iterable[dict[str, Any]], baselines: list[BaselineTable], pri
                     "teacher": row.teacher, "loss": row.loss, "label": row.label or "",
                     "baseline": row.teacher == "none" and row.loss == "none",
                     "dataset": row.dataset, "metric": metric, "mean": value, "std": float("nan"), "n": 0,
+                    "uncertain": row.uncertain,
                 })
+    agg["uncertain"] = False
     long = pd.concat([agg, pd.DataFrame(published, columns=list(agg.columns))], ignore_index=True)
-    long = long.astype({"mean": float, "std": float, "n": int, "baseline": bool})
+    long = long.astype({"mean": float, "std": float, "n": int, "baseline": bool, "uncertain": bool})
     long = _add_deltas(long, reference)
     return Leaderboard(long, failed, baselines, primary, hib, reference)
 
@@ -135,7 +137,8 @@ def _wide(board: Leaderboard) -> pd.DataFrame:
     long = board.long
     if long.empty:
         return pd.DataFrame(columns=ROW_KEYS)
-    long = long.assign(text=[_fmt(m, s, int(n)) for m, s, n in zip(long["mean"], long["std"], long["n"])])
+    long = long.assign(text=[_fmt(m, s, int(n)) + (" †" if u else "")
+                             for m, s, n, u in zip(long["mean"], long["std"], long["n"], long["uncertain"])])
     datasets = list(dict.fromkeys(long["dataset"]))
     metrics = list(dict.fromkeys(long["metric"]))
     if board.primary in metrics:
@@ -195,6 +198,9 @@ def render_markdown(board: Leaderboard, title: str, command: str, note: str = ""
         lines.append(note)
     lines += ["", tabulate(wide, headers="keys", tablefmt="github", showindex=False, disable_numparse=True), ""]
     if board.baselines:
+        if board.long["uncertain"].any():
+            lines.append("† the source of this published number could not be checked exactly (see the table's notes).")
+            lines.append("")
         lines.append("Published tables:")
         lines.append("")
         for table in board.baselines:

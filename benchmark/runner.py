@@ -214,9 +214,15 @@ class Runner:
             set_seed(cell.seed)
             tic = time.perf_counter()
             y_train = np.array([s.target.action for s in data.splits["train"]], dtype=np.int64)
+            student = self.component(cell, "student")
+            student.anticipation_index = data.anticipation_index
+            x_train, x_val = feats["train"], feats["val"]
+            if not student.uses_future_steps:  # nothing after start - tau_a reaches the student
+                x_train = x_train[:, : data.anticipation_index + 1]
+                x_val = x_val[:, : data.anticipation_index + 1]
             result = train_and_evaluate(
-                self.component(cell, "student"), self.component(cell, "loss"), cell.train,
-                feats["train"], y_train, feats["val"],
+                student, self.component(cell, "loss"), cell.train,
+                x_train, y_train, x_val,
                 teacher_outputs["train"] if teacher_outputs is not None else None,
                 data.classes.num_actions, cell.seed, accelerator, log, self.progress,
             )
@@ -313,7 +319,8 @@ class Runner:
         out = {}
         for name in cell.metrics:
             metric = self.plugins.get("metric", name)()
-            out[name] = round(float(metric.compute(scores, targets, data)), 4)
+            value = float(metric.compute(scores, targets, data))
+            out[name] = round(value, 4) if np.isfinite(value) else None  # undefined here (e.g. no many-shot list)
         return out
 
 

@@ -127,6 +127,6 @@ def test_failed_cell_gives_exit_1_and_is_recorded(tmp_path):
 
 
 def test_help_for_every_command():
-    for cmd in ("run", "validate", "plugins", "leaderboard"):
+    for cmd in ("run", "validate", "plugins", "leaderboard", "data"):
         res = bench(cmd, "--help")
         assert res.returncode == 0 and "usage: bench" in res.stdout

@@ -1,9 +1,11 @@
 """Built-in datasets."""
 from benchmark import hookimpl
 
+from .egtea import EGTEA
+from .epic55 import EPIC55
 from .synthetic import SyntheticKitchens
 
 
 @hookimpl
 def bench_register_datasets():
-    return [SyntheticKitchens]
+    return [SyntheticKitchens, EPIC55, EGTEA]

@@ -1,9 +1,10 @@
 """Built-in feature sources."""
 from benchmark import hookimpl
 
+from .lmdb_source import LMDBFeatures
 from .simulated import SimulatedFeatures
 
 
 @hookimpl
 def bench_register_feature_sources():
-    return [SimulatedFeatures]
+    return [SimulatedFeatures, LMDBFeatures]

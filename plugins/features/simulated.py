@@ -1,58 +1,112 @@
-"""Simulated visual features, for datasets without real feature files at hand.
+"""Simulated visual features built from the annotations, for runs without real feature files.
 
-Every observed time step gets a vector that carries noisy evidence of the action(s) annotated at
-that moment of the video: the sum of a per-action, a per-verb and a per-noun prototype, scaled by
-``signal``, sometimes hidden (``visible`` probability), plus Gaussian noise. Results computed on
-these features are labelled ``simulated`` (or ``synthetic``) everywhere; they say how a method
-behaves, never what it scores on real video.
+A frame at time ``t`` of video ``v`` (frame number ``floor(30 t)``) is a vector that sums:
+
+(a) evidence of the action(s) in progress at ``t``: verb and noun prototypes plus a smaller
+    action-specific one, so related actions look alike; each ongoing action shows with
+    probability ``visible``;
+(b) anticipatory scene cues, as a real camera shows them: the objects (noun prototypes) of the
+    next ``cue_segments`` segments become visible over the ``cue_horizon_s`` seconds before they
+    start, ramping linearly from 0 to ``cue_strength``; and a slow context of how far the video
+    is into its activity (``context_strength``);
+(c) a per-video appearance vector (``appearance``);
+(d) Gaussian noise (``noise``).
+
+Everything is seeded by (seed, video, frame), so a frame always gives the same vector, like a
+pre-extracted feature, whatever sample asks for it. Results on these features are labelled
+``simulated`` in every record and leaderboard row: they show how methods behave, not what they
+score on real video. The only future information is (b): objects near in time, which the
+camera sees before they are touched; no label of the anticipated segment enters otherwise.
 """
 from __future__ import annotations
 
 import zlib
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 import numpy as np
 
 from benchmark.api import AnticipationData, FeatureSource
+from benchmark.protocol import frames_of, seconds_of
+
+CONTEXT_PHASES = 8
 
 
 @dataclass
 class SimulatedConfig:
     dim: int = 64
-    signal: float = 1.0
-    noise: float = 1.5
-    visible: float = 0.8  # probability that an ongoing action leaves evidence at a step
+    action_signal: float = 1.0
+    action_specific: float = 0.5  # weight of the action prototype next to verb + noun
+    visible: float = 0.8
+    cue_strength: float = 0.6
+    cue_horizon_s: float = 2.0
+    cue_segments: int = 2
+    context_strength: float = 0.5
+    appearance: float = 0.5
+    noise: float = 1.0
     seed: int = 0
 
 
 class SimulatedFeatures(FeatureSource):
     name = "simulated"
-    version = "1"
-    description = "noisy per-step evidence of the annotated actions (labelled simulated)"
+    version = "2"
+    description = "features simulated from the annotations (action evidence, object cues, noise)"
     data_kind = "simulated"
     Config = SimulatedConfig
 
+    def _prototypes(self, data: AnticipationData) -> dict[str, np.ndarray]:
+        c, cls = self.config, data.classes
+        rng = np.random.default_rng([c.seed, zlib.crc32(data.name.encode())])
+        scale = 1.0 / np.sqrt(2.0 + c.action_specific**2)  # unit-variance action evidence
+        verb = rng.standard_normal((len(cls.verbs), c.dim))
+        noun = rng.standard_normal((len(cls.nouns), c.dim))
+        action = rng.standard_normal((cls.num_actions, c.dim))
+        evidence = scale * (verb[cls.action_verb] + noun[cls.action_noun] + c.action_specific * action)
+        return {"evidence": evidence, "noun": noun, "context": rng.standard_normal((CONTEXT_PHASES, c.dim))}
+
+    def frame_vector(self, data: AnticipationData, protos: dict[str, np.ndarray], video: str, frame: int,
+                     starts: list[float], video_end: float) -> np.ndarray:
+        c = self.config
+        t = seconds_of(frame)
+        rng = np.random.default_rng([c.seed, zlib.crc32(video.encode()), frame])
+        x = c.noise * rng.standard_normal(c.dim)
+        timeline = data.timelines[video]
+        hi = bisect_right(starts, t)
+        for seg in timeline[max(0, hi - 16):hi]:  # (a) actions in progress at t
+            if seg.end > t and rng.random() < c.visible:
+                x += c.action_signal * protos["evidence"][seg.action]
+        upcoming = timeline[hi:hi + c.cue_segments]  # (b) objects of the next segments
+        for seg in upcoming:
+            lead = seg.start - t
+            if 0 < lead <= c.cue_horizon_s:
+                x += c.cue_strength * (1.0 - lead / c.cue_horizon_s) * protos["noun"][seg.noun]
+        if c.context_strength:
+            phase = min(max(t / video_end, 0.0), 1.0) * (CONTEXT_PHASES - 1)
+            lo = int(np.floor(phase))
+            frac = phase - lo
+            ctx = (1 - frac) * protos["context"][lo] + frac * protos["context"][min(lo + 1, CONTEXT_PHASES - 1)]
+            x += c.context_strength * ctx
+        return x
+
     def load(self, data: AnticipationData, split: str) -> np.ndarray:
         c = self.config
-        proto_rng = np.random.default_rng([c.seed, zlib.crc32(data.fingerprint.encode())])
-        cls = data.classes
-        p_action = proto_rng.standard_normal((cls.num_actions, c.dim)).astype(np.float32)
-        p_verb = proto_rng.standard_normal((len(cls.verbs), c.dim)).astype(np.float32)
-        p_noun = proto_rng.standard_normal((len(cls.nouns), c.dim)).astype(np.float32)
-        evidence = p_action + 0.5 * p_verb[cls.action_verb] + 0.5 * p_noun[cls.action_noun]
-
-        starts = {v: [s.start for s in segs] for v, segs in data.timelines.items()}
+        protos = self._prototypes(data)
         samples = data.splits[split]
-        out = np.zeros((len(samples), data.obs_steps, c.dim), dtype=np.float32)
-        for i, sample in enumerate(samples):
-            rng = np.random.default_rng([c.seed, zlib.crc32(sample.uid.encode())])
-            timeline = data.timelines[sample.video]
-            for t_idx, t in enumerate(data.obs_times(sample)):
-                # segments that started at or before t and have not ended yet
-                hi = bisect_right(starts[sample.video], t)
-                for seg in timeline[max(0, hi - 8):hi]:
-                    if seg.end > t and seg.start <= t and rng.random() < c.visible:
-                        out[i, t_idx] += c.signal * evidence[seg.action]
-            out[i] += c.noise * rng.standard_normal((data.obs_steps, c.dim)).astype(np.float32)
-        return out
+        frames = np.stack([frames_of(data.obs_times(s)) for s in samples]) if samples else np.zeros((0, data.obs_steps), np.int64)
+        videos = [s.video for s in samples]
+        keys: dict[tuple[str, int], int] = {}
+        index = np.empty(frames.shape, dtype=np.int64)
+        for i, video in enumerate(videos):
+            for j, f in enumerate(frames[i]):
+                index[i, j] = keys.setdefault((video, int(f)), len(keys))
+        table = np.empty((len(keys), c.dim), dtype=np.float32)
+        starts = {v: [s.start for s in segs] for v, segs in data.timelines.items()}
+        ends = {v: max(s.end for s in segs) for v, segs in data.timelines.items()}
+        appearance = {}
+        for (video, frame), k in keys.items():
+            if video not in appearance:
+                rng = np.random.default_rng([c.seed, zlib.crc32(video.encode()), 0, 1])
+                appearance[video] = c.appearance * rng.standard_normal(c.dim)
+            table[k] = self.frame_vector(data, protos, video, frame, starts[video], ends[video]) + appearance[video]
+        self.last_info = {"frames": len(keys), "simulated": True}
+        return table[index]

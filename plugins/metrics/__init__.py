@@ -2,8 +2,9 @@
 from benchmark import hookimpl
 
 from .accuracy import METRICS
+from .recall import RECALL_METRICS
 
 
 @hookimpl
 def bench_register_metrics():
-    return list(METRICS)
+    return list(METRICS) + list(RECALL_METRICS)

@@ -31,3 +31,20 @@ def test_verb_accuracy_marginalises_actions():
     d = data()
     assert Top1Verb().compute(scores, np.array([1]), d) == 100.0  # action 1 -> verb 0 is predicted
     assert Top1Action().compute(scores, np.array([2]), d) == 0.0
+
+
+def test_many_shot_mean_top5_recall_by_hand():
+    from plugins.metrics.recall import ManyShotRecallAction, ManyShotRecallVerb, mean_topk_recall
+
+    # 7 classes; top-5 of every row are classes 0..4
+    scores = np.tile(np.array([7, 6, 5, 4, 3, 2, 1.0]), (5, 1))
+    targets = np.array([0, 0, 5, 6, 6])
+    # many-shot {0, 5}: class 0 recall 1.0, class 5 recall 0.0 -> 50; class 3 absent is skipped
+    assert mean_topk_recall(scores, targets, [0, 5, 3]) == 50.0
+    d = data()
+    d.info["many_shot"] = {"actions": [0, 2], "verbs": [0], "nouns": [2]}
+    s3 = np.log(np.array([[0.5, 0.3, 0.2], [0.5, 0.3, 0.2]]))
+    assert ManyShotRecallAction().compute(s3, np.array([0, 2]), d) == 100.0  # k=5 covers all 3
+    assert ManyShotRecallVerb().compute(s3, np.array([0, 1]), d) == 100.0
+    d.info = {}
+    assert np.isnan(ManyShotRecallAction().compute(s3, np.array([0, 2]), d))

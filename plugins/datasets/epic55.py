@@ -1,0 +1,113 @@
+"""EPIC-Kitchens-55 on the RULSTM anticipation split (23,493 train / 4,979 val segments).
+
+Files, under ``<data_dir>/epic55/``: ``rulstm/{training,validation,actions}.csv``,
+``official/EPIC_{verb,noun}_classes.csv`` and ``official/EPIC_many_shot_*.csv``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.api import AnticipationData, ClassSpace, Dataset
+from benchmark.errors import DataError
+
+from . import parsing
+from .anticipation import Sampling, build_samples, fingerprint, observation, order_timelines
+
+
+@dataclass
+class EPIC55Config:
+    anticipation_s: float = 1.0  # tau_a, as in RULSTM and AVT
+    sampling: Sampling = "avt"
+    avt_frames: int = 10  # AVT on EPIC-55: 10 frames at 2 fps (5 s observed)
+    avt_fps: float = 2.0
+    rulstm_alpha: float = 0.25
+    rulstm_enc_steps: int = 6
+    rulstm_ant_steps: int = 8
+    history_len: int = 5  # past actions a text teacher reads (the paper's hist_len for EPIC-55)
+
+
+def epic_action_text(verb: str, noun: str) -> str:
+    """``verb <v> noun``, a noun ``a:b`` (EPIC's 'noun:modifier') read as ``b a``."""
+    if ":" in noun:
+        head, _, modifier = noun.partition(":")
+        noun = f"{modifier.replace(':', ' ')} {head}"
+    return f"{verb} <v> {noun}"
+
+
+class EPIC55(Dataset):
+    name = "epic55"
+    version = "1"
+    description = "EPIC-Kitchens-55, RULSTM anticipation split (train 23,493 / val 4,979)"
+    data_kind = "real"
+    modalities = ("rgb", "flow", "obj")
+    manifest_file = Path(__file__).parent / "manifests" / "epic55.json"
+    Config = EPIC55Config
+
+    FILES = {
+        "train": "rulstm/training.csv",
+        "val": "rulstm/validation.csv",
+        "actions": "rulstm/actions.csv",
+        "verbs": "official/EPIC_verb_classes.csv",
+        "nouns": "official/EPIC_noun_classes.csv",
+        "many_shot_verbs": "official/EPIC_many_shot_verbs.csv",
+        "many_shot_nouns": "official/EPIC_many_shot_nouns.csv",
+        "many_shot_actions": "official/EPIC_many_shot_actions.csv",
+    }
+
+    def _paths(self, data_dir: Path | None) -> dict[str, Path]:
+        if data_dir is None:
+            raise DataError("epic55: no data directory (use --data-dir or BENCH_DATA_DIR)")
+        root = Path(data_dir) / self.name
+        return {k: root / v for k, v in self.FILES.items()}
+
+    def observation(self):
+        c = self.config
+        return observation(c.sampling, c.anticipation_s, c.avt_frames, c.avt_fps, c.rulstm_alpha,
+                           c.rulstm_enc_steps, c.rulstm_ant_steps, "components.dataset.epic55")
+
+    def fingerprint(self, data_dir: Path | None) -> str:
+        self.observation()  # validates the protocol settings
+        return fingerprint(self.name, self.version, dataclasses.asdict(self.config), self._paths(data_dir).values())
+
+    def load(self, data_dir: Path | None) -> AnticipationData:
+        c, paths = self.config, self._paths(data_dir)
+        obs = self.observation()
+        actions = parsing.read_epic_actions(paths["actions"])
+        verb_keys = parsing.read_epic_class_keys(paths["verbs"], "verb_id")
+        noun_keys = parsing.read_epic_class_keys(paths["nouns"], "noun_id")
+        for i, (v, n) in enumerate(zip(actions.verb, actions.noun)):
+            if not (0 <= v < len(verb_keys) and 0 <= n < len(noun_keys)):
+                raise DataError(f"{paths['actions']}:{i + 2}: verb {v} or noun {n} is not a known class")
+        classes = ClassSpace(
+            actions=actions.names,
+            verbs=verb_keys,
+            nouns=noun_keys,
+            action_verb=np.asarray(actions.verb, dtype=np.int64),
+            action_noun=np.asarray(actions.noun, dtype=np.int64),
+            action_texts=[epic_action_text(verb_keys[v], noun_keys[n]) for v, n in zip(actions.verb, actions.noun)],
+        )
+        segments = parsing.read_split_segments(paths, actions)
+        overlap = {s.video for s in segments["train"]} & {s.video for s in segments["val"]}
+        if overlap:
+            raise DataError(f"{paths['val']}: videos {sorted(overlap)[:3]} also appear in {paths['train'].name}")
+        timelines = order_timelines(segments["train"] + segments["val"])
+        # train and val are disjoint videos: each split's history comes from its own segments
+        splits = {split: build_samples(segments[split], timelines, c.anticipation_s, c.history_len)
+                  for split in ("train", "val")}
+        pair_to_action = {(v, n): a for a, (v, n) in enumerate(zip(actions.verb, actions.noun))}
+        many_shot = {
+            "verbs": parsing.read_epic_many_shot(paths["many_shot_verbs"], "verb_class"),
+            "nouns": parsing.read_epic_many_shot(paths["many_shot_nouns"], "noun_class"),
+            "actions": sorted(pair_to_action[p] for p in parsing.read_epic_many_shot_actions(paths["many_shot_actions"])
+                              if p in pair_to_action),
+        }
+        return AnticipationData(
+            name=self.name, data_kind=self.data_kind, classes=classes, splits=splits, timelines=timelines,
+            obs_steps=obs.steps, obs_step_s=obs.step_s, obs_tail_steps=obs.tail_steps,
+            fingerprint=self.fingerprint(data_dir),
+            info={"many_shot": many_shot, "protocol": dataclasses.asdict(c)},
+        )

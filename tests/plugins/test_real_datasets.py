@@ -1,0 +1,172 @@
+"""EPIC-Kitchens-55 and EGTEA Gaze+ on the real annotation files (skipped without them)."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmark.api import Segment
+from benchmark.errors import ConfigError, DataError
+from benchmark.protocol import frame_of, frames_of
+from plugins.datasets.anticipation import build_samples, observation, order_timelines
+from plugins.datasets.egtea import EGTEA, EGTEAConfig, egtea_action_text
+from plugins.datasets.epic55 import EPIC55, EPIC55Config, epic_action_text
+from plugins.datasets.parsing import read_rulstm_segments
+
+DATA = Path(os.environ.get("BENCH_DATA_DIR", "/nonexistent"))
+needs_data = pytest.mark.skipif(not (DATA / "epic55").is_dir(), reason="annotation files not available")
+
+
+@pytest.fixture(scope="module")
+def epic():
+    return EPIC55().load(DATA)
+
+
+@pytest.fixture(scope="module")
+def egtea():
+    return EGTEA().load(DATA)
+
+
+@needs_data
+def test_epic55_counts_match_the_reference(epic):
+    assert {k: len(v) for k, v in epic.splits.items()} == {"train": 23493, "val": 4979}
+    assert len({s.video for s in epic.splits["train"]}) == 232
+    assert len({s.video for s in epic.splits["val"]}) == 40
+    assert (epic.classes.num_actions, len(epic.classes.verbs), len(epic.classes.nouns)) == (2513, 125, 352)
+    assert len(epic.info["many_shot"]["verbs"]) == 26 and len(epic.info["many_shot"]["nouns"]) == 71
+    assert len(epic.info["many_shot"]["actions"]) == 819
+
+
+@needs_data
+@pytest.mark.parametrize("split, n_train, n_val", [(1, 8299, 2022), (2, 8299, 2022), (3, 8300, 2021)])
+def test_egtea_counts_match_the_reference(split, n_train, n_val):
+    data = EGTEA(EGTEAConfig(split=split)).load(DATA)
+    assert (len(data.splits["train"]), len(data.splits["val"])) == (n_train, n_val)
+    assert (data.classes.num_actions, len(data.classes.verbs), len(data.classes.nouns)) == (106, 19, 51)
+    assert sum(len(t) for t in data.timelines.values()) == 10321
+
+
+@needs_data
+def test_sequences_are_ordered_and_histories_are_strictly_past(epic, egtea):
+    for data in (epic, egtea):
+        for segs in data.timelines.values():
+            assert all((a.start, a.end) <= (b.start, b.end) for a, b in zip(segs, segs[1:]))
+        for split, samples in data.splits.items():
+            for s in samples[::7]:
+                past = [seg for seg in data.timelines[s.video] if seg.start < s.target.start]
+                assert len(s.history) <= (5 if data.name == "epic55" else 15)
+                assert s.obs_end == pytest.approx(s.target.start - (1.0 if data.name == "epic55" else 0.5))
+                if data.name == "epic55":  # disjoint videos: the history is the video's past
+                    assert s.history == tuple(seg.action for seg in past)[-5:]
+
+
+@needs_data
+def test_egtea_same_split_history_never_holds_a_validation_label(egtea):
+    val_uids = {s.uid for s in egtea.splits["val"]}
+    train_by_video = order_timelines([s.target for s in egtea.splits["train"]])
+    for s in egtea.splits["train"]:
+        allowed = [seg for seg in train_by_video[s.video] if seg.start < s.target.start][-15:]
+        assert s.history == tuple(seg.action for seg in allowed)
+        assert not {seg.uid for seg in allowed} & val_uids
+    # with history_source=all, a validation sample may see earlier training clips of its video
+    both = EGTEA(EGTEAConfig(history_source="all")).load(DATA)
+    longer = sum(len(a.history) > len(b.history) for a, b in zip(both.splits["val"], egtea.splits["val"]))
+    assert longer > 0
+
+
+segment_lists = st.lists(
+    st.tuples(st.integers(0, 300), st.integers(1, 90), st.integers(0, 9)), min_size=1, max_size=30
+)
+
+
+@given(segment_lists, st.integers(0, 6))
+@settings(max_examples=200, deadline=None)
+def test_no_future_label_ever_enters_a_history(rows, history_len):
+    segs = [Segment(str(i), "v", s / 30, (s + d) / 30, a, 0, 0) for i, (s, d, a) in enumerate(rows)]
+    samples = build_samples(segs, order_timelines(segs), 1.0, history_len)
+    by_uid = {s.uid: s for s in segs}
+    for sample in samples:
+        earlier = [s for s in order_timelines(segs)["v"] if s.start < sample.target.start]
+        assert sample.history == tuple(s.action for s in earlier[max(0, len(earlier) - history_len):] if history_len)
+        assert len(sample.history) <= history_len
+        assert all(by_uid[sample.uid].start > s.start for s in earlier)
+
+
+def test_frame_indices_on_hand_checked_cases():
+    assert frame_of(0.0) == 1 and frame_of(-2.0) == 1  # clamped at frame 1
+    assert frame_of(1.0) == 30 and frame_of(5.0 + 1 / 30) == 151
+    assert frame_of(64.6) == 1938  # floor(1937.9999999999998) would be 1937 without the guard
+    assert list(frames_of(np.array([0.01, 0.5, 3.5]))) == [1, 15, 105]
+
+
+def test_observation_protocols():
+    avt = observation("avt", 1.0, 10, 2.0, 0.25, 6, 8, "x")
+    assert (avt.steps, avt.step_s, avt.tail_steps) == (10, 0.5, 0)
+    rul = observation("rulstm", 1.0, 10, 2.0, 0.25, 6, 8, "x")
+    assert (rul.steps, rul.step_s, rul.tail_steps) == (14, 0.25, 3)
+    with pytest.raises(ConfigError, match="multiple of rulstm_alpha"):
+        observation("rulstm", 0.3, 10, 2.0, 0.25, 6, 8, "x")
+
+
+@needs_data
+def test_rulstm_sampling_times_match_the_reference_code(epic):
+    data = EPIC55(EPIC55Config(sampling="rulstm")).load(DATA)
+    s = data.splits["train"][0]  # P01_02, start frame 152
+    assert s.target.start == 152 / 30
+    expected = [int(np.floor((152 / 30 - d) * 30 + 1e-9)) for d in np.arange(3.5, 0, -0.25)]
+    assert list(frames_of(data.obs_times(s))) == [max(1, f) for f in expected]
+    assert data.anticipation_index == 10 and data.obs_times(s)[10] == pytest.approx(152 / 30 - 1.0)
+    avt = epic.obs_times(epic.splits["train"][0])
+    assert avt[-1] == pytest.approx(152 / 30 - 1.0) and np.allclose(np.diff(avt), 0.5)
+
+
+def test_text_verbalisation():
+    assert epic_action_text("take", "pan") == "take <v> pan"
+    assert epic_action_text("put-down", "pan:dust") == "put-down <v> dust pan"
+    assert egtea_action_text("Take_eating:utensil") == "take <v> eating utensil"
+    assert egtea_action_text("Inspect/Read_recipe") == "inspect or read <v> recipe"
+    assert egtea_action_text("Move Around_bacon") == "move around <v> bacon"
+
+
+@pytest.mark.parametrize("content, message", [
+    ("1, P01, 10, 20, 0, 1\n", ":1: expected 7 fields"),
+    ("1, P01, 10, 20, 0, 1, 2\n2, P01, x, 20, 0, 1, 2\n", ":2: start frame must be an integer"),
+    ("1, P01, 10, 20, 0, 1, 2\n1, P01, 30, 40, 0, 1, 2\n", ":2: duplicated segment id 1 (first on line 1)"),
+    ("1, P01, 30, 20, 0, 1, 2\n", ":1: end frame 20 is before start frame 30"),
+])
+def test_malformed_rows_name_file_and_line(tmp_path, content, message):
+    f = tmp_path / "training.csv"
+    f.write_text(content)
+    with pytest.raises(DataError) as exc:
+        read_rulstm_segments(f)
+    assert str(f) in str(exc.value) and message in str(exc.value)
+
+
+@needs_data
+def test_unknown_class_id_names_file_and_line(tmp_path):
+    import shutil
+
+    root = tmp_path / "epic55"
+    shutil.copytree(DATA / "epic55", root)
+    path = root / "rulstm" / "validation.csv"
+    lines = path.read_text().splitlines()
+    lines[3] = "99999, P01_01, 0000000500, 0000000600, 000, 001, 9999"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"validation.csv:4: unknown action id 9999"):
+        EPIC55().load(tmp_path)
+    lines[3] = "99999, P01_01, 0000000500, 0000000600, 003, 001, 0000"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"validation.csv:4: action 0 is \(verb 0, noun 1\)"):
+        EPIC55().load(tmp_path)
+
+
+@needs_data
+def test_fingerprint_covers_protocol_and_files(tmp_path):
+    base = EPIC55().fingerprint(DATA)
+    assert EPIC55(EPIC55Config(anticipation_s=2.0)).fingerprint(DATA) != base
+    assert EPIC55(EPIC55Config(sampling="rulstm")).fingerprint(DATA) != base
+    assert EGTEA(EGTEAConfig(split=2)).fingerprint(DATA) != EGTEA().fingerprint(DATA)
+    with pytest.raises(ConfigError, match="not found"):
+        EPIC55().fingerprint(tmp_path)
