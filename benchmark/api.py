@@ -218,6 +218,10 @@ class Student(Component):
     #: and guarantee that the prediction scored at tau_a uses only steps up to
     #: ``anticipation_index`` (given to :meth:`build` through ``self.anticipation_index``)
     uses_future_steps: ClassVar[bool] = False
+    #: set by the runner before :meth:`build`: the index of the step at start - tau_a, and the
+    #: feature columns of each modality when the source reports them (``{"rgb": [0, 1024]}``)
+    anticipation_index: int = -1
+    feature_layout: dict[str, list[int]] | None = None
 
     def build(self, input_dim: int, num_classes: int) -> "Any":
         """Return a ``torch.nn.Module`` whose forward(features) gives a dict with ``logits``

@@ -45,3 +45,25 @@ def load_baseline_yaml(path: Path) -> BaselineTable:
         name=str(data["name"]), citation=str(data["citation"]), rows=rows,
         version=str(data.get("version", "1")), description=str(data.get("description", "")),
     )
+
+
+def render_markdown(table: BaselineTable, command: str) -> str:
+    """A published table as Markdown: citation, description, one row per result, † = uncertain."""
+    from tabulate import tabulate
+
+    metrics = list(dict.fromkeys(m for row in table.rows for m in row.metrics))
+    rows = []
+    for r in table.rows:
+        mark = " †" if r.uncertain else ""
+        rows.append([r.dataset, r.student, r.teacher, r.loss, r.label, r.setting]
+                    + [f"{r.metrics[m]:.2f}{mark}" if m in r.metrics else "" for m in metrics])
+    lines = [f"# {table.name}", "", f"Produced by `{command}` from the table shipped with the suite.", "",
+             f"**Source.** {table.citation}", ""]
+    if table.description:
+        lines += [table.description, ""]
+    lines.append(tabulate(rows, headers=["dataset", "student", "teacher", "loss", "label", "setting"] + metrics,
+                          tablefmt="github", disable_numparse=True))
+    notes = [f"- {r.label}: {r.note}" for r in table.rows if r.note]
+    if notes:
+        lines += ["", "Notes († = the source of the number could not be checked exactly):", ""] + notes
+    return "\n".join(lines) + "\n"

@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(plug)
     plug.add_argument("--json", action="store_true", help="machine-readable output")
 
+    base = sub.add_parser("baselines", help="list the published baseline tables or write them as Markdown")
+    _common(base)
+    base.add_argument("--out", type=Path, default=None,
+                      help="write one <table>.md per table into this folder (e.g. leaderboards/baselines)")
+
     board = sub.add_parser("leaderboard", help="build leaderboards from run records")
     _common(board)
     board.add_argument("--runs-dir", type=Path, default=Path("runs"))
@@ -98,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins,
-                "leaderboard": cmd_leaderboard, "data": cmd_data}[args.command](args)
+                "leaderboard": cmd_leaderboard, "data": cmd_data, "baselines": cmd_baselines}[args.command](args)
     except (ConfigError, PluginError, DownloadError) as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -212,6 +217,24 @@ def write_matrix_leaderboard(plugins: Any, runner: Any, matrix: Any, out_dir: Pa
                               matrix.leaderboard.metrics or None, reference or matrix.leaderboard.reference or None)
     stem = matrix.leaderboard.output or matrix.name
     return leaderboard.write(board, out_dir, stem, f"Leaderboard: {matrix.name}", command)
+
+
+def cmd_baselines(args: argparse.Namespace) -> int:
+    from . import atomic
+    from .baselines import render_markdown
+
+    plugins = _plugins(args)
+    registry = plugins.registries["baseline"]
+    for name in registry.names():
+        table = registry.entries[name].obj
+        if args.out is None:
+            print(f"{name}: {len(table.rows)} rows ({', '.join(sorted({r.dataset for r in table.rows}))}) - "
+                  f"{_short(table.citation, 90)}")
+            continue
+        path = args.out / f"{name}.md"
+        atomic.write_text(path, render_markdown(table, _command_line()))
+        print(path)
+    return EXIT_OK
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:

@@ -216,6 +216,8 @@ class Runner:
             y_train = np.array([s.target.action for s in data.splits["train"]], dtype=np.int64)
             student = self.component(cell, "student")
             student.anticipation_index = data.anticipation_index
+            # column ranges per modality, for multi-branch students (e.g. {"rgb": [0, 1024], ...})
+            student.feature_layout = record["feature_info"].get("train", {}).get("layout")
             x_train, x_val = feats["train"], feats["val"]
             if not student.uses_future_steps:  # nothing after start - tau_a reaches the student
                 x_train = x_train[:, : data.anticipation_index + 1]

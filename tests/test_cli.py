@@ -130,3 +130,20 @@ def test_help_for_every_command():
     for cmd in ("run", "validate", "plugins", "leaderboard", "data"):
         res = bench(cmd, "--help")
         assert res.returncode == 0 and "usage: bench" in res.stdout
+
+
+def test_baselines_command_writes_every_table_with_citations(tmp_path):
+    res = bench("baselines", "--out", tmp_path)
+    assert res.returncode == 0, res.stderr
+    written = {p.name for p in tmp_path.iterdir()}
+    assert {"ghosh2023-egtea.md", "avt2021.md", "rulstm2019.md", "dcr2022.md", "ghosh2023-epic55-teachers.md"} <= written
+    egtea = (tmp_path / "ghosh2023-egtea.md").read_text()
+    assert "45.50" in egtea and "Findings of EACL 2023" in egtea
+    assert "†" in (tmp_path / "rulstm2019.md").read_text()  # uncertain numbers are marked
+
+
+def test_committed_baseline_tables_are_current(tmp_path):
+    res = bench("baselines", "--out", tmp_path)
+    committed = Path(__file__).resolve().parents[1] / "leaderboards" / "baselines"
+    for path in tmp_path.iterdir():
+        assert (committed / path.name).read_text() == path.read_text().replace(str(tmp_path), "leaderboards/baselines")

@@ -10,7 +10,8 @@ A frame at time ``t`` of video ``v`` (frame number ``floor(30 t)``) is a vector 
     start, ramping linearly from 0 to ``cue_strength``; and a slow context of how far the video
     is into its activity (``context_strength``);
 (c) a per-video appearance vector (``appearance``);
-(d) Gaussian noise (``noise``).
+(d) Gaussian noise (``noise``), partly slow in time (``noise_correlation``) as real features of
+    neighbouring frames are alike.
 
 Everything is seeded by (seed, video, frame), so a frame always gives the same vector, like a
 pre-extracted feature, whatever sample asks for it. Results on these features are labelled
@@ -43,7 +44,12 @@ class SimulatedConfig:
     cue_segments: int = 2
     context_strength: float = 0.5
     appearance: float = 0.5
-    noise: float = 1.0
+    noise: float = 1.2  # calibrated: see docs/features.md
+    # share of the noise variance that is slow (interpolated between random vectors every
+    # noise_period_s seconds): neighbouring frames of real video look alike, so sampling a
+    # window more densely must not average the noise away
+    noise_correlation: float = 0.7
+    noise_period_s: float = 1.0
     seed: int = 0
 
 
@@ -68,8 +74,15 @@ class SimulatedFeatures(FeatureSource):
                      starts: list[float], video_end: float) -> np.ndarray:
         c = self.config
         t = seconds_of(frame)
-        rng = np.random.default_rng([c.seed, zlib.crc32(video.encode()), frame])
-        x = c.noise * rng.standard_normal(c.dim)
+        vid = zlib.crc32(video.encode())
+        rng = np.random.default_rng([c.seed, vid, frame])
+        x = c.noise * np.sqrt(1.0 - c.noise_correlation) * rng.standard_normal(c.dim)
+        if c.noise_correlation > 0:
+            knot, frac = divmod(t / c.noise_period_s, 1.0)
+            a = np.random.default_rng([c.seed, vid, int(knot), 2]).standard_normal(c.dim)
+            b = np.random.default_rng([c.seed, vid, int(knot) + 1, 2]).standard_normal(c.dim)
+            smooth = ((1.0 - frac) * a + frac * b) / np.sqrt((1.0 - frac) ** 2 + frac**2)
+            x += c.noise * np.sqrt(c.noise_correlation) * smooth
         timeline = data.timelines[video]
         hi = bisect_right(starts, t)
         for seg in timeline[max(0, hi - 16):hi]:  # (a) actions in progress at t

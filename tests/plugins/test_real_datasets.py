@@ -170,3 +170,22 @@ def test_fingerprint_covers_protocol_and_files(tmp_path):
     assert EGTEA(EGTEAConfig(split=2)).fingerprint(DATA) != EGTEA().fingerprint(DATA)
     with pytest.raises(ConfigError, match="not found"):
         EPIC55().fingerprint(tmp_path)
+
+
+@needs_data
+def test_official_epic_files_parse():
+    from plugins.datasets.parsing import read_epic_class_keys, read_epic_narrations
+
+    narrations = read_epic_narrations(DATA / "epic55" / "official" / "EPIC_train_action_narrations.csv")
+    assert len(narrations) == 28587 and narrations[0] == ("P01_01", 1.089, "open door")
+    verbs = read_epic_class_keys(DATA / "epic55" / "official" / "EPIC_verb_classes.csv", "verb_id")
+    assert verbs[:2] == ["take", "put"] and len(verbs) == 125
+
+
+def test_bad_timestamp_names_file_and_line(tmp_path):
+    from plugins.datasets.parsing import read_epic_narrations
+
+    f = tmp_path / "n.csv"
+    f.write_text("participant_id,video_id,start_timestamp,stop_timestamp,narration\nP01,P01_01,1.5s,00:00:02.00,open door\n")
+    with pytest.raises(DataError, match=r"n.csv:2: expected a HH:MM:SS.ff timestamp"):
+        read_epic_narrations(f)
