@@ -62,6 +62,10 @@ class ClassSpace:
     def text(self, action: int) -> str:
         return self.action_texts[action] if self.action_texts else self.actions[action]
 
+    def history_text(self, history: tuple[int, ...] | list[int]) -> str:
+        """The teacher's input: the verbalised actions joined by `` <a> `` (oldest first)."""
+        return " <a> ".join(self.text(a) for a in history)
+
 
 @dataclass
 class AnticipationData:

@@ -201,6 +201,7 @@ class Runner:
             timings["data_s"] = round(time.perf_counter() - tic, 3)
             fs = self.component(cell, "feature_source")
             record["data_kind"] = data_kind(data.data_kind, fs.data_kind)
+            record["features"] = fs.data_kind  # "simulated" or "real"
             tic = time.perf_counter()
             feats, record["feature_info"] = self.load_features(cell, fs, data)
             timings["features_s"] = round(time.perf_counter() - tic, 3)

@@ -189,3 +189,10 @@ def test_bad_timestamp_names_file_and_line(tmp_path):
     f.write_text("participant_id,video_id,start_timestamp,stop_timestamp,narration\nP01,P01_01,1.5s,00:00:02.00,open door\n")
     with pytest.raises(DataError, match=r"n.csv:2: expected a HH:MM:SS.ff timestamp"):
         read_epic_narrations(f)
+
+
+@needs_data
+def test_teacher_text_of_a_history(egtea):
+    s = next(s for s in egtea.splits["val"] if len(s.history) >= 2)
+    text = egtea.classes.history_text(s.history)
+    assert text.count(" <a> ") == len(s.history) - 1 and " <v> " in text and text == text.lower()
