@@ -5,6 +5,7 @@ from .api import (
     BaselineRow,
     BaselineTable,
     ClassSpace,
+    Corpus,
     Dataset,
     DistillLoss,
     FeatureSource,
@@ -21,7 +22,7 @@ from .hookspecs import hookimpl
 __version__ = "0.1.0"
 
 __all__ = [
-    "AnticipationData", "BaselineRow", "BaselineTable", "ClassSpace", "Dataset", "DistillLoss",
+    "AnticipationData", "BaselineRow", "BaselineTable", "ClassSpace", "Corpus", "Dataset", "DistillLoss",
     "FeatureSource", "Launcher", "Metric", "Sample", "Segment", "Student", "Teacher",
     "TeacherOutput", "hookimpl", "__version__",
 ]

@@ -263,6 +263,17 @@ class Metric(Component):
         raise NotImplementedError
 
 
+class Corpus(Component):
+    """Text for a teacher's in-domain pretraining (masked or causal LM)."""
+
+    kind = "corpus"
+
+    def lines(self, data: AnticipationData, data_dir: Path | None) -> Iterator[str]:
+        """Yield one training text per line. ``data`` is the dataset the teacher is fitted on:
+        a corpus must never yield text from its validation split."""
+        raise NotImplementedError
+
+
 class Launcher(Component):
     """Executes cells: in this process, in subprocesses, on a cluster..."""
 
@@ -282,4 +293,5 @@ COMPONENT_KINDS: dict[str, type] = {
     "metric": Metric,
     "baseline": BaselineTable,
     "launcher": Launcher,
+    "corpus": Corpus,
 }

@@ -76,6 +76,12 @@ def bench_register_baselines():
 
 
 @hookspec
+def bench_register_corpora():
+    """Return a list of :class:`benchmark.api.Corpus` subclasses: text for the in-domain
+    pretraining stage of text teachers (never containing validation segments)."""
+
+
+@hookspec
 def bench_register_launchers():
     """Return a list of :class:`benchmark.api.Launcher` subclasses (how cells are executed)."""
 

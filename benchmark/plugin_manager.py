@@ -32,7 +32,8 @@ DIST_NAME = "lm2video-bench"
 #: party's; this list only matters when the package is used from a source tree without install.
 BUILTIN_PLUGINS: dict[str, str] = {
     name: f"plugins.{name}"
-    for name in ("datasets", "features", "teachers", "students", "losses", "metrics", "baselines", "launchers")
+    for name in ("datasets", "features", "teachers", "students", "losses", "metrics", "baselines", "launchers",
+                 "corpora")
 }
 
 #: hook name -> component kind
@@ -45,6 +46,7 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "bench_register_metrics": "metric",
     "bench_register_baselines": "baseline",
     "bench_register_launchers": "launcher",
+    "bench_register_corpora": "corpus",
 }
 
 
