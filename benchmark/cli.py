@@ -60,6 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     _common(plug)
     plug.add_argument("--json", action="store_true", help="machine-readable output")
 
+    teach = sub.add_parser("teachers", help="fit every teacher of a matrix (cached) and write a teacher-only leaderboard")
+    _matrix_args(teach)
+    _common(teach)
+    teach.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    teach.add_argument("--cache-dir", type=Path, default=None)
+    teach.add_argument("--leaderboard-dir", type=Path, default=Path("leaderboards"))
+    teach.add_argument("--baseline", action="append", default=None, metavar="TABLE",
+                       help="published teacher tables to show (default: ghosh2023-epic55-teachers)")
+
     base = sub.add_parser("baselines", help="list the published baseline tables or write them as Markdown")
     _common(base)
     base.add_argument("--out", type=Path, default=None,
@@ -103,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins,
-                "leaderboard": cmd_leaderboard, "data": cmd_data, "baselines": cmd_baselines}[args.command](args)
+                "leaderboard": cmd_leaderboard, "data": cmd_data, "baselines": cmd_baselines,
+                "teachers": cmd_teachers}[args.command](args)
     except (ConfigError, PluginError, DownloadError) as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -217,6 +227,30 @@ def write_matrix_leaderboard(plugins: Any, runner: Any, matrix: Any, out_dir: Pa
                               matrix.leaderboard.metrics or None, reference or matrix.leaderboard.reference or None)
     stem = matrix.leaderboard.output or matrix.name
     return leaderboard.write(board, out_dir, stem, f"Leaderboard: {matrix.name}", command)
+
+
+def cmd_teachers(args: argparse.Namespace) -> int:
+    """Teachers alone with oracle history: next-action metrics on val, next to published ones."""
+    from . import leaderboard
+    from .runner import Runner
+
+    plugins, matrix = _load(args)
+    runner = Runner(plugins, args.runs_dir, data_dir=args.data_dir, cache_dir=args.cache_dir)
+    records = runner.fit_teachers(matrix, echo=lambda line: print(line, file=sys.stderr))
+    if not records:
+        raise ConfigError(f"matrix '{matrix.name}' has no teacher other than 'none'")
+    for r in records:
+        info = r.get("teacher_info") or {}
+        parts = [info.get("init", ""), f"fit {r['fit_and_predict_s']:.0f} s" if r.get("fit_and_predict_s") else ""]
+        r["row_label"] = ", ".join(p for p in parts if p)
+    names = args.baseline if args.baseline is not None else ["ghosh2023-epic55-teachers"]
+    tables = [plugins.get("baseline", n, "--baseline") for n in names]
+    board = leaderboard.build(records, tables, matrix.leaderboard.primary, matrix.leaderboard.metrics or None)
+    stem = (matrix.leaderboard.output or matrix.name) + "-teachers"
+    paths = leaderboard.write(board, args.leaderboard_dir, stem, f"Teachers alone (oracle history): {matrix.name}",
+                              _command_line())
+    print("\n".join(str(p) for p in paths))
+    return EXIT_OK
 
 
 def cmd_baselines(args: argparse.Namespace) -> int:

@@ -58,9 +58,11 @@ def build(records: Iterable[dict[str, Any]], baselines: list[BaselineTable], pri
             if (metrics and metric not in metrics) or value is None:
                 continue
             baseline = cell.get("baseline", cell["teacher"] == "none" and cell["loss"] == "none")
+            scratch = (rec.get("teacher_info") or {}).get("init") == "scratch"
             rows.append({
                 "source": OURS, "data": rec.get("data_kind", "real"), "student": cell["student"],
-                "teacher": cell["teacher"], "loss": cell["loss"], "label": "", "baseline": bool(baseline),
+                "teacher": cell["teacher"] + (" (scratch)" if scratch else ""), "loss": cell["loss"], "label": rec.get("row_label", ""),
+                "baseline": bool(baseline),
                 "dataset": cell["dataset"], "metric": metric, "seed": cell["seed"], "value": float(value),
             })
     ours = pd.DataFrame(rows, columns=ROW_KEYS + ["baseline", "dataset", "metric", "seed", "value"])

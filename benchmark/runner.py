@@ -1,6 +1,7 @@
 """Plans and executes the cells of a matrix: run ids, resume, the teacher cache, records."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -211,6 +212,7 @@ class Runner:
             timings.update(teacher_info)
             if teacher_outputs is not None:
                 record["teacher_metrics"] = self.compute_metrics(cell, teacher_outputs["val"].logits, data)
+                self.write_teacher_record(cell, data, record, timings)
 
             set_seed(cell.seed)
             tic = time.perf_counter()
@@ -294,6 +296,8 @@ class Runner:
             "dataset_fingerprint": data.fingerprint,
         }
 
+        teacher.plugins, teacher.data_dir = self.plugins, self.data_dir  # for corpora and the like
+
         def compute() -> dict[str, TeacherOutput]:
             from accelerate.utils import set_seed
 
@@ -312,10 +316,66 @@ class Runner:
                     f"split {split}, expected {(n, data.classes.num_actions)}"
                 )
         log.info("teacher outputs %s (cache %s)", "reused" if cached else "computed", key)
+        describe = getattr(teacher, "describe", None)
         return outputs, {
             "teacher_s": round(time.perf_counter() - tic, 3),
-            "record": {"teacher_cache": {"key": key, "reused": cached}},
+            "record": {"teacher_cache": {"key": key, "reused": cached},
+                       "teacher_info": describe() if callable(describe) else {}},
         }
+
+    def teacher_record_path(self, key: str) -> Path:
+        return self.store.root / "_teachers" / f"{key}.json"
+
+    def write_teacher_record(self, cell: Cell, data: AnticipationData, record: dict[str, Any],
+                             timings: dict[str, Any]) -> None:
+        """One record per fitted teacher (next to the cell records), for teacher-only leaderboards;
+        written when the teacher is fitted, so its fit time is the real one."""
+        from . import atomic
+
+        key = record["teacher_cache"]["key"]
+        path = self.teacher_record_path(key)
+        if record["teacher_cache"]["reused"] and path.exists():
+            return
+        atomic.write_json(path, {
+            "status": "ok", "teacher_cache_key": key, "data_kind": "real" if data.data_kind == "real" else data.data_kind,
+            "cell": {"dataset": cell.dataset, "teacher": cell.teacher, "student": "text-only", "loss": "none",
+                     "seed": cell.train["teacher_seed"], "baseline": False,
+                     "label": f"{cell.dataset}/{cell.teacher}"},
+            "teacher_info": record.get("teacher_info", {}), "config": cell.configs["teacher"],
+            "metrics": record["teacher_metrics"],
+            "higher_is_better": {m: bool(self.plugins.get("metric", m).higher_is_better) for m in cell.metrics},
+            "fit_and_predict_s": timings.get("teacher_s") if not record["teacher_cache"]["reused"] else None,
+            "versions": record["versions"], "dataset_fingerprint": data.fingerprint,
+        })
+
+    def fit_teachers(self, matrix: Matrix, echo: Callable[[str], None]) -> list[dict[str, Any]]:
+        """Fit (or reuse) every teacher of the matrix once per dataset; return teacher records."""
+        from accelerate import Accelerator
+
+        out, seen = [], set()
+        for cell in matrix.cells:
+            if self.plugins.get("teacher", cell.components["teacher"]).is_null:
+                continue
+            key = (cell.dataset, cell.teacher)
+            if key in seen:
+                continue
+            seen.add(key)
+            data = self.load_data(cell)
+            accelerator = Accelerator(cpu=bool(cell.train["cpu"]), mixed_precision=cell.train["mixed_precision"])
+            log = logging.getLogger("bench.teachers")
+            tic = time.perf_counter()
+            outputs, info = self.teacher_outputs(cell, data, accelerator, log)
+            timings = {"teacher_s": round(time.perf_counter() - tic, 3)}
+            record = {"teacher_cache": info["record"]["teacher_cache"], "teacher_info": info["record"]["teacher_info"],
+                      "teacher_metrics": self.compute_metrics(cell, outputs["val"].logits, data),
+                      "versions": self.versions(cell)}
+            self.write_teacher_record(cell, data, record, timings)
+            saved = json.loads(self.teacher_record_path(record["teacher_cache"]["key"]).read_text(encoding="utf-8"))
+            shown = ", ".join(f"{k}={v:.2f}" for k, v in saved["metrics"].items() if v is not None)
+            how = "reused" if record["teacher_cache"]["reused"] else f"fitted in {timings['teacher_s']:.1f}s"
+            echo(f"teacher {cell.dataset}/{cell.teacher}: {shown} ({how})")
+            out.append(saved)
+        return out
 
     def compute_metrics(self, cell: Cell, scores: np.ndarray, data: AnticipationData) -> dict[str, float]:
         targets = np.array([s.target.action for s in data.splits["val"]], dtype=np.int64)

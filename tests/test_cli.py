@@ -147,3 +147,16 @@ def test_committed_baseline_tables_are_current(tmp_path):
     committed = Path(__file__).resolve().parents[1] / "leaderboards" / "baselines"
     for path in tmp_path.iterdir():
         assert (committed / path.name).read_text() == path.read_text().replace(str(tmp_path), "leaderboards/baselines")
+
+
+def test_teachers_command_writes_a_teacher_only_leaderboard(tmp_path):
+    matrix = tmp_path / "t.yaml"
+    matrix.write_text("name: t\nmatrix: {dataset: synthetic, teacher: [none, ngram, seq-gru], student: gru, loss: kl}\n"
+                      "components: {dataset: {synthetic: {train_videos: 10, val_videos: 4}}}\n")
+    res = bench("teachers", "--matrix", matrix, "--runs-dir", tmp_path / "runs", "--leaderboard-dir", tmp_path / "lb")
+    assert res.returncode == 0, res.stderr
+    md = (tmp_path / "lb" / "t-teachers.md").read_text()
+    assert "| text-only | ngram" in md and "| text-only | seq-gru" in md and "fit " in md
+    assert "BERT-base teacher" not in md  # the paper's EPIC table is filtered out for other datasets
+    res = bench("teachers", "--matrix", matrix, "--runs-dir", tmp_path / "runs", "--leaderboard-dir", tmp_path / "lb")
+    assert res.stderr.count("reused") == 2

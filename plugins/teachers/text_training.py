@@ -313,7 +313,9 @@ def fit_text_teacher(teacher: Any, data: AnticipationData, accelerator: Any, see
     w_a, w_v, w_n = c.loss_weights
     left = tok.padding_side == "left"
     model.train()
+    teacher.epoch_losses = []
     for epoch in range(c.epochs):
+        total, count = 0.0, 0
         bar = tqdm(batches(lengths, c.batch_size, c.bucket, rng), desc=f"teacher {teacher.name} epoch {epoch + 1}/{c.epochs}",
                    leave=False, disable=None)
         for idx in bar:
@@ -329,6 +331,9 @@ def fit_text_teacher(teacher: Any, data: AnticipationData, accelerator: Any, see
             loss.backward()
             opt.step()
             sched.step()
+            total += float(loss.detach()) * len(idx)
+            count += len(idx)
+        teacher.epoch_losses.append(total / max(count, 1))
     model.eval()
     return state
 

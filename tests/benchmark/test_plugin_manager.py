@@ -40,7 +40,7 @@ def test_unknown_name_has_did_you_mean_and_lists_what_exists(plugins):
     with pytest.raises(ConfigError) as exc:
         plugins.get("teacher", "seq-gu")
     msg = str(exc.value)
-    assert "Did you mean 'seq-gru'" in msg and "Available: " in msg and "none, seq-gru" in msg
+    assert "Did you mean 'seq-gru'" in msg and "Available: " in msg and "none, roberta, seq-gru" in msg
 
 
 def test_folder_plugin_is_loaded(tmp_path):

@@ -107,3 +107,21 @@ def test_lifecycle_hooks(tmp_path):
     stored = json.loads((tmp_path / "runs" / record["run_id"] / "record.json").read_text())
     assert stored["extra"] == "added by a plugin"
     assert [c[0] for c in rec.calls] == ["before", "after"]
+
+
+def test_text_teacher_is_fitted_once_and_labelled_scratch(plugins, tmp_path):
+    m = build_matrix({
+        "matrix": {"dataset": "synthetic", "teacher": "gpt2", "student": "gru", "loss": ["kl", "mse"]},
+        "train": {"epochs": 1},
+        "components": {"dataset": {"synthetic": {"train_videos": 6, "val_videos": 2}},
+                       "teacher": {"gpt2": {"init": "scratch", "scratch_hidden": 32, "scratch_layers": 1,
+                                            "scratch_heads": 2, "scratch_vocab": 300, "epochs": 1, "max_len": 32}}},
+    }, plugins)
+    runner = Runner(plugins, tmp_path / "runs", progress=False)
+    kl, mse = runner.run(m, echo=lambda line: None).executed
+    assert (kl["status"], mse["status"]) == ("ok", "ok")
+    assert (kl["teacher_cache"]["reused"], mse["teacher_cache"]["reused"]) == (False, True)
+    assert kl["teacher_info"]["init"] == "scratch" and mse["teacher_info"]["init"] == "scratch"
+    teacher_records = list((tmp_path / "runs" / "_teachers").glob("*.json"))
+    assert len(teacher_records) == 1
+    assert json.loads(teacher_records[0].read_text())["teacher_info"]["init"] == "scratch"

