@@ -46,6 +46,9 @@ class TrainConfig:
     grad_clip: float = 0.0  # 0 disables clipping
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # passed to accelerate
     teacher_seed: int = 0  # teachers are fitted once with this seed, whatever the cell seed
+    # k >= 2: the teacher's soft labels for the training split come from k teachers each fitted
+    # without one fold of training videos (out-of-fold), instead of from a teacher that saw them
+    teacher_cross_fit: int = 0
     cpu: bool = False  # force CPU even when a GPU is visible
 
 

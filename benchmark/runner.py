@@ -294,6 +294,7 @@ class Runner:
             "config": cell.configs["teacher"],
             "seed": cell.train["teacher_seed"],
             "dataset_fingerprint": data.fingerprint,
+            "cross_fit": cell.train.get("teacher_cross_fit", 0),
         }
 
         teacher.plugins, teacher.data_dir = self.plugins, self.data_dir  # for corpora and the like
@@ -304,7 +305,11 @@ class Runner:
             log.info("fitting teacher %s", cell.teacher)
             set_seed(cell.train["teacher_seed"])
             teacher.fit(data, accelerator, cell.train["teacher_seed"])
-            return {split: teacher.predict(data, split, accelerator) for split in ("train", "val")}
+            outputs = {split: teacher.predict(data, split, accelerator) for split in ("train", "val")}
+            folds = int(cell.train.get("teacher_cross_fit", 0))
+            if folds >= 2:
+                outputs["train"] = self.out_of_fold(cell, data, accelerator, folds, log)
+            return outputs
 
         tic = time.perf_counter()
         outputs, cached, key = self.cache.get_or_compute(content, compute)
@@ -322,6 +327,40 @@ class Runner:
             "record": {"teacher_cache": {"key": key, "reused": cached},
                        "teacher_info": describe() if callable(describe) else {}},
         }
+
+    def out_of_fold(self, cell: Cell, data: AnticipationData, accelerator: Any, folds: int,
+                    log: logging.Logger) -> TeacherOutput:
+        """Training-split soft labels from ``folds`` teachers, each fitted without one fold of
+        training videos and predicting that fold (k-fold cross-fitting)."""
+        import dataclasses
+
+        from accelerate.utils import set_seed
+
+        train = data.splits["train"]
+        videos = sorted({s.video for s in train})
+        order = np.random.default_rng(cell.train["teacher_seed"]).permutation(len(videos))
+        fold_of = {videos[i]: rank % folds for rank, i in enumerate(order)}
+        logits: np.ndarray | None = None
+        features: np.ndarray | None = None
+        for f in range(folds):
+            held = [i for i, s in enumerate(train) if fold_of[s.video] == f]
+            sub = dataclasses.replace(data, splits={"train": [s for s in train if fold_of[s.video] != f],
+                                                    "val": [train[i] for i in held]})
+            log.info("cross-fitting teacher %s: fold %d/%d (%d held-out samples)", cell.teacher, f + 1, folds, len(held))
+            teacher = self.component(cell, "teacher")
+            teacher.plugins, teacher.data_dir = self.plugins, self.data_dir
+            set_seed(cell.train["teacher_seed"] + f + 1)
+            teacher.fit(sub, accelerator, cell.train["teacher_seed"] + f + 1)
+            out = teacher.predict(sub, "val", accelerator)
+            if logits is None:
+                logits = np.zeros((len(train), out.logits.shape[1]), dtype=np.float32)
+                if out.features is not None:
+                    features = np.zeros((len(train), out.features.shape[1]), dtype=np.float32)
+            logits[held] = out.logits
+            if features is not None and out.features is not None:
+                features[held] = out.features
+        assert logits is not None
+        return TeacherOutput(logits, features)
 
     def teacher_record_path(self, key: str) -> Path:
         return self.store.root / "_teachers" / f"{key}.json"

@@ -1,4 +1,6 @@
 import json
+
+import numpy as np
 import shutil
 from pathlib import Path
 
@@ -125,3 +127,21 @@ def test_text_teacher_is_fitted_once_and_labelled_scratch(plugins, tmp_path):
     teacher_records = list((tmp_path / "runs" / "_teachers").glob("*.json"))
     assert len(teacher_records) == 1
     assert json.loads(teacher_records[0].read_text())["teacher_info"]["init"] == "scratch"
+
+
+def test_cross_fitted_soft_labels_are_out_of_fold(plugins, tmp_path):
+    base = {"matrix": {"dataset": "synthetic", "teacher": "ngram", "student": "gru", "loss": "kl"},
+            "train": {"epochs": 1},
+            "components": {"dataset": {"synthetic": {"train_videos": 8, "val_videos": 2}}}}
+    runner = Runner(plugins, tmp_path / "runs", progress=False)
+    plain = runner.run(build_matrix(base, plugins), echo=lambda line: None).executed[0]
+    crossed = runner.run(build_matrix({**base, "train": {"epochs": 1, "teacher_cross_fit": 4}}, plugins),
+                         echo=lambda line: None).executed[0]
+    assert plain["teacher_cache"]["key"] != crossed["teacher_cache"]["key"]
+    cache = runner.cache
+    p, c = cache.load(plain["teacher_cache"]["key"]), cache.load(crossed["teacher_cache"]["key"])
+    np.testing.assert_array_equal(p["val"].logits, c["val"].logits)  # val: the teacher fitted on all
+    data = runner.load_data(build_matrix(base, plugins).cells[0])
+    y = np.array([s.target.action for s in data.splits["train"]])
+    # in-sample soft labels are more often right on train than out-of-fold ones
+    assert (p["train"].logits.argmax(1) == y).mean() > (c["train"].logits.argmax(1) == y).mean()
