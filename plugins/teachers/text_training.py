@@ -3,7 +3,9 @@ and soft-label export. Imported only when a text teacher is fitted."""
 from __future__ import annotations
 
 import math
+import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -297,13 +299,12 @@ def fit_text_teacher(teacher: Any, data: AnticipationData, accelerator: Any, see
     weight = class_weights(y["action"].numpy(), cls.num_actions).to(device) if c.class_balanced else None
     head_params = [p for n, p in model.named_parameters() if not n.startswith("backbone.")]
     body_params = [p for n, p in model.named_parameters() if n.startswith("backbone.") and p.requires_grad]
-    no_decay = ("bias", "LayerNorm", "layer_norm", "ln_")
+    # no weight decay on biases and normalisation weights (the 1-d parameters), as in the paper
     groups = [
         {"params": [p for p in body_params if p.ndim > 1], "lr": c.lr, "weight_decay": c.weight_decay},
         {"params": [p for p in body_params if p.ndim <= 1], "lr": c.lr, "weight_decay": 0.0},
         {"params": head_params, "lr": c.head_lr or c.lr, "weight_decay": c.weight_decay},
     ]
-    del no_decay
     opt = torch.optim.AdamW([g for g in groups if g["params"]], eps=1e-8)
     rng = np.random.default_rng(seed)
     n_steps = c.epochs * math.ceil(len(ids) / c.batch_size)
@@ -314,6 +315,7 @@ def fit_text_teacher(teacher: Any, data: AnticipationData, accelerator: Any, see
     left = tok.padding_side == "left"
     model.train()
     teacher.epoch_losses = []
+    started = time.perf_counter()
     for epoch in range(c.epochs):
         total, count = 0.0, 0
         bar = tqdm(batches(lengths, c.batch_size, c.bucket, rng), desc=f"teacher {teacher.name} epoch {epoch + 1}/{c.epochs}",
@@ -334,6 +336,8 @@ def fit_text_teacher(teacher: Any, data: AnticipationData, accelerator: Any, see
             total += float(loss.detach()) * len(idx)
             count += len(idx)
         teacher.epoch_losses.append(total / max(count, 1))
+        tqdm.write(f"teacher {teacher.name} on {data.name}: epoch {epoch + 1}/{c.epochs} loss "
+                   f"{teacher.epoch_losses[-1]:.4f} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     model.eval()
     return state
 
