@@ -241,7 +241,10 @@ def cmd_teachers(args: argparse.Namespace) -> int:
         raise ConfigError(f"matrix '{matrix.name}' has no teacher other than 'none'")
     for r in records:
         info = r.get("teacher_info") or {}
-        parts = [info.get("init", ""), f"fit {r['fit_and_predict_s']:.0f} s" if r.get("fit_and_predict_s") else ""]
+        init = info.get("init", "")
+        if init == "pretrained":
+            init += " " + str(info.get("checkpoint", "")).split("/")[-1].removeprefix("pypi:")
+        parts = [init, f"fit {r['fit_and_predict_s']:.0f} s" if r.get("fit_and_predict_s") else ""]
         r["row_label"] = ", ".join(p for p in parts if p)
     names = args.baseline if args.baseline is not None else ["ghosh2023-epic55-teachers"]
     tables = [plugins.get("baseline", n, "--baseline") for n in names]
