@@ -18,7 +18,7 @@ from plugins.teachers.text_training import batches, build_model, collate, encode
 DATA = Path(os.environ.get("BENCH_DATA_DIR", "/nonexistent"))
 pytestmark = pytest.mark.skipif(not (DATA / "epic55").is_dir(), reason="annotation files not available")
 P = {p.name: p for p in PRESETS}
-STEPS = 8
+STEPS = 4
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def _train_steps(state, ids, plan, opt, pad_to):
                          ids=["minilm", "gpt2-scratch"])
 def test_finetune_throughput(benchmark, epic, preset, cfg, pad_to):
     state, ids, plan, opt = _setup(epic, preset, pad_to, **cfg)
-    tokens = benchmark.pedantic(_train_steps, args=(state, ids, plan, opt, pad_to), rounds=2, iterations=1)
+    tokens = benchmark.pedantic(_train_steps, args=(state, ids, plan, opt, pad_to), rounds=1, iterations=1)
     mean = benchmark.stats.stats.mean
     benchmark.extra_info.update({"segments_per_s": round(16 * STEPS / mean, 1),
                                  "padded_tokens_per_s": round(tokens / mean),
