@@ -10,22 +10,14 @@ from benchmark.api import AnticipationData, Corpus
 from benchmark.errors import DataError
 from plugins.datasets.parsing import read_epic_narrations
 
-from .action_sequences import windows
+from .action_sequences import ActionSequencesConfig, windows
 
 NARRATIONS = Path("epic55") / "official" / "EPIC_train_action_narrations.csv"
 
 
 @dataclass
-class NarrationsConfig:
-    max_actions: int = 32  # narrations per line
-    stride: int = 0  # narrations between the starts of consecutive lines; 0: max_actions
-
-    def __post_init__(self) -> None:
-        if self.max_actions < 1:
-            raise ValueError(f"max_actions must be >= 1, got {self.max_actions}")
-        if not 0 <= self.stride <= self.max_actions:
-            raise ValueError(f"stride must be between 0 (= max_actions) and max_actions ({self.max_actions}), "
-                             f"got {self.stride}")
+class NarrationsConfig(ActionSequencesConfig):
+    """Same windowing as ``action-sequences``: ``max_actions`` narrations per line, ``stride``."""
 
 
 class EpicNarrationsCorpus(Corpus):
