@@ -221,6 +221,6 @@ def write(board: Leaderboard, out_dir: Path, stem: str, title: str, command: str
     out_dir = Path(out_dir)
     md_path, csv_path = out_dir / f"{stem}.md", out_dir / f"{stem}.csv"
     atomic.write_text(md_path, render_markdown(board, title, command))
-    csv = board.long.drop(columns=["text"], errors="ignore").to_csv(index=False, float_format="%.4f")  # noqa
+    csv = board.long.drop(columns=["text"], errors="ignore").to_csv(index=False, float_format="%.4f")
     atomic.write_text(csv_path, csv)
     return [md_path, csv_path]
