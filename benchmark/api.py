@@ -226,17 +226,33 @@ class Student(Component):
     #: feature columns of each modality when the source reports them (``{"rgb": [0, 1024]}``)
     anticipation_index: int = -1
     feature_layout: dict[str, list[int]] | None = None
+    #: set by the runner before :meth:`build`: what the feature source reported for the train
+    #: split (``layout``, and e.g. ``frame_shape`` for frame sources)
+    input_info: dict[str, Any] = {}
+    #: True when :meth:`own_loss` needs ``step_targets`` ``[B, T]``: the action in progress at
+    #: each observed step (-100 where no annotated segment covers it), e.g. AVT's past-action loss
+    needs_step_labels: ClassVar[bool] = False
+    #: published optimiser settings (keys of ``train:``) used for the keys a matrix's ``train:``
+    #: block does not set; ``components.student.<alias>.train`` overrides both
+    train_defaults: ClassVar[dict[str, Any]] = {}
 
     def build(self, input_dim: int, num_classes: int) -> "Any":
         """Return a ``torch.nn.Module`` whose forward(features) gives a dict with ``logits``
         ``[B, C]`` and ``feature`` ``[B, H]`` (the aggregated feature used by feature losses)."""
         raise NotImplementedError
 
-    def own_loss(self, output: dict, targets: Any) -> Any:
-        """The student's own training loss (default: cross-entropy on the next action)."""
+    def own_loss(self, output: dict, targets: Any, step_targets: Any = None) -> Any:
+        """The student's own training loss (default: cross-entropy on the next action).
+        ``step_targets`` is given only to students with ``needs_step_labels``."""
         import torch.nn.functional as F
 
         return F.cross_entropy(output["logits"].float(), targets)
+
+    def pretrain_epochs(self) -> int:
+        """Epochs of a pretraining stage run before the normal epochs, with ``model.stage`` set
+        to ``"pretrain"`` and distillation off (e.g. RULSTM's sequence completion); then
+        ``model.stage`` is ``"train"``."""
+        return 0
 
 
 class DistillLoss(Component):
@@ -245,6 +261,12 @@ class DistillLoss(Component):
     kind = "loss"
     requires_teacher: ClassVar[bool] = True
     requires_teacher_features: ClassVar[bool] = False
+
+    def member_teachers(self) -> list[str]:
+        """Aliases (or names) of further teachers this loss combines with the cell's teacher.
+        The runner fits (or reuses) them and adds ``members`` ``[B, M, C]`` (the cell's teacher
+        first) to the teacher batch."""
+        return []
 
     def build(self, student_dim: int, teacher_dim: int | None) -> "Any":
         """Return a ``torch.nn.Module`` with forward(student_output, teacher_batch) -> scalar,

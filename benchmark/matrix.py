@@ -80,6 +80,9 @@ class Cell:
     metrics: list[str]
     matrix: str
     baseline: bool = False  # no teacher and no distillation: the reference row
+    # further teachers a loss combines with the cell's teacher (ensemble losses):
+    # alias -> {"name": registered name, "config": resolved config}
+    members: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def axes(self) -> dict[str, Any]:
@@ -134,6 +137,24 @@ def _component_block(raw: dict[str, Any], kind: str, alias: str, where: str) -> 
     if not isinstance(by_dataset, dict):
         raise ConfigError(f"{where}: components.{kind}.{alias}.by_dataset must be a mapping")
     return str(name), block, by_dataset
+
+
+def _student_train(raw: dict[str, Any], alias: str, student_cls: Any, train: TrainConfig,
+                   dataset_alias: str, where: str) -> dict[str, Any]:
+    """The training settings of one student's cells: the matrix's ``train:``, then the
+    student's published ``train_defaults`` for keys the matrix does not set, then
+    ``components.student.<alias>.train`` (and its ``by_dataset`` ``train``)."""
+    out = config_to_dict(train)
+    explicit = set((raw.get("train") or {}).keys())
+    defaults = {k: v for k, v in dict(getattr(student_cls, "train_defaults", {}) or {}).items() if k not in explicit}
+    block = ((raw.get("components") or {}).get("student") or {}).get(alias) or {}
+    override = dict(block.get("train") or {}) if isinstance(block, dict) else {}
+    by_dataset = (block.get("by_dataset") or {}).get(dataset_alias) or {} if isinstance(block, dict) else {}
+    override.update(by_dataset.get("train") or {})
+    if not defaults and not override:
+        return out
+    merged = {**out, **defaults, **override}
+    return config_to_dict(build_config(TrainConfig, merged, f"{where}: components.student.{alias}.train"))
 
 
 def _check_components(raw: dict[str, Any], plugins: Plugins, where: str) -> None:
@@ -259,6 +280,8 @@ def resolve_cell(
         cname, values, by_dataset = _component_block(raw, kind, alias, where)
         cls = plugins.get(kind, cname, f"{where}: {kind}")
         values = {**values, **(by_dataset.get(dataset_alias) or {})}
+        if kind == "student":
+            values.pop("train", None)  # training settings, see _student_train
         cfg = build_config(cls.Config, values, f"{where}: components.{kind}.{alias}")
         classes[kind] = cls
         components[kind] = cname
@@ -272,6 +295,16 @@ def resolve_cell(
         return None, f"loss '{aliases['loss']}' needs a teacher"
     if loss_cls.requires_teacher_features and not teacher_cls.provides_features:
         return None, f"loss '{aliases['loss']}' needs teacher features, teacher '{aliases['teacher']}' has none"
+    members: dict[str, dict[str, Any]] = {}
+    loss_obj = loss_cls(build_config(loss_cls.Config, configs["loss"], f"{where}: components.loss.{aliases['loss']}"))
+    for member in loss_obj.member_teachers():
+        mname, mvalues, mby = _component_block(raw, "teacher", str(member), where)
+        mcls = plugins.get("teacher", mname, f"{where}: components.loss.{aliases['loss']}.teachers")
+        if mcls.is_null:
+            raise ConfigError(f"{where}: components.loss.{aliases['loss']}: member teacher '{member}' is the null teacher")
+        mvalues = {**mvalues, **(mby.get(dataset_alias) or {})}
+        mcfg = build_config(mcls.Config, mvalues, f"{where}: components.teacher.{member}")
+        members[str(member)] = {"name": mname, "config": config_to_dict(mcfg)}
     student_cls, dataset_cls = classes["student"], classes["dataset"]
     missing = [m for m in student_cls.required_modalities if m not in dataset_cls.modalities]
     if missing:
@@ -288,9 +321,10 @@ def resolve_cell(
         feature_source=aliases["feature_source"],
         components=components,
         configs=configs,
-        train=config_to_dict(train),
+        train=_student_train(raw, aliases["student"], student_cls, train, dataset_alias, where),
         metrics=metrics,
         matrix=matrix_name,
         baseline=bool(teacher_cls.is_null and not loss_cls.requires_teacher),
+        members=members,
     )
     return cell, ""

@@ -34,6 +34,7 @@ def identity(cell: Any, versions: dict[str, str], dataset_fingerprint: str, suit
         "versions": versions,
         "dataset_fingerprint": dataset_fingerprint,
         "feature_fingerprint": feature_fingerprint,
+        **({"members": cell.members} if getattr(cell, "members", None) else {}),
     }
 
 

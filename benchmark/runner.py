@@ -213,23 +213,34 @@ class Runner:
             if teacher_outputs is not None:
                 record["teacher_metrics"] = self.compute_metrics(cell, teacher_outputs["val"].logits, data)
                 self.write_teacher_record(cell, data, record, timings)
+            member_train = None
+            if cell.members and teacher_outputs is not None:
+                tic = time.perf_counter()
+                member_train, record["member_teachers"] = self.member_outputs(cell, data, accelerator, log,
+                                                                              teacher_outputs["train"])
+                timings["member_teachers_s"] = round(time.perf_counter() - tic, 3)
 
             set_seed(cell.seed)
             tic = time.perf_counter()
             y_train = np.array([s.target.action for s in data.splits["train"]], dtype=np.int64)
             student = self.component(cell, "student")
             student.anticipation_index = data.anticipation_index
+            student.input_info = dict(record["feature_info"].get("train", {}))
             # column ranges per modality, for multi-branch students (e.g. {"rgb": [0, 1024], ...})
-            student.feature_layout = record["feature_info"].get("train", {}).get("layout")
+            student.feature_layout = student.input_info.get("layout")
             x_train, x_val = feats["train"], feats["val"]
+            steps_used = x_train.shape[1]
             if not student.uses_future_steps:  # nothing after start - tau_a reaches the student
-                x_train = x_train[:, : data.anticipation_index + 1]
-                x_val = x_val[:, : data.anticipation_index + 1]
+                steps_used = data.anticipation_index + 1
+                x_train = x_train[:, :steps_used]
+                x_val = x_val[:, :steps_used]
+            step_train = step_labels(data, "train")[:, :steps_used] if student.needs_step_labels else None
             result = train_and_evaluate(
                 student, self.component(cell, "loss"), cell.train,
                 x_train, y_train, x_val,
                 teacher_outputs["train"] if teacher_outputs is not None else None,
                 data.classes.num_actions, cell.seed, accelerator, log, self.progress,
+                step_train=step_train, member_train=member_train,
             )
             timings["train_eval_s"] = round(time.perf_counter() - tic, 3)
             record["metrics"] = self.compute_metrics(cell, result.val_scores, data)
@@ -328,6 +339,25 @@ class Runner:
                        "teacher_info": describe() if callable(describe) else {}},
         }
 
+    def member_outputs(self, cell: Cell, data: AnticipationData, accelerator: Any, log: logging.Logger,
+                       own: TeacherOutput) -> tuple[np.ndarray, dict[str, Any]]:
+        """Training-split logits ``[N, M, C]`` of the cell's teacher and of every member teacher
+        of its loss (each fitted once and cached like any teacher)."""
+        import dataclasses
+
+        stacked, info = [own.logits], {}
+        for alias, member in cell.members.items():
+            sub = dataclasses.replace(
+                cell, teacher=alias, members={},
+                components={**cell.components, "teacher": member["name"]},
+                configs={**cell.configs, "teacher": member["config"]},
+            )
+            outputs, minfo = self.teacher_outputs(sub, data, accelerator, log)
+            stacked.append(outputs["train"].logits)
+            info[alias] = {"name": member["name"], **minfo["record"]["teacher_cache"],
+                           "val_metrics": self.compute_metrics(cell, outputs["val"].logits, data)}
+        return np.stack(stacked, axis=1).astype(np.float32), info
+
     def out_of_fold(self, cell: Cell, data: AnticipationData, accelerator: Any, folds: int,
                     log: logging.Logger) -> TeacherOutput:
         """Training-split soft labels from ``folds`` teachers, each fitted without one fold of
@@ -424,6 +454,27 @@ class Runner:
             value = float(metric.compute(scores, targets, data))
             out[name] = round(value, 4) if np.isfinite(value) else None  # undefined here (e.g. no many-shot list)
         return out
+
+
+def step_labels(data: AnticipationData, split: str) -> np.ndarray:
+    """``[N, T]`` action in progress at each observed step of each sample (the latest-starting
+    segment with start <= t < end), -100 where no segment covers the step. Only segments that
+    started before the step's time can match, so the anticipated segment never does."""
+    from bisect import bisect_right
+
+    samples = data.splits[split]
+    out = np.full((len(samples), data.obs_steps), -100, dtype=np.int64)
+    starts = {v: [seg.start for seg in segs] for v, segs in data.timelines.items()}
+    for i, sample in enumerate(samples):
+        timeline = data.timelines.get(sample.video, [])
+        begin = starts.get(sample.video, [])
+        for j, t in enumerate(data.obs_times(sample)):
+            hi = bisect_right(begin, float(t))
+            for seg in reversed(timeline[max(0, hi - 32):hi]):
+                if seg.start <= t < seg.end:
+                    out[i, j] = seg.action
+                    break
+    return out
 
 
 def _process_index() -> int:

@@ -32,11 +32,15 @@ class _TrainModule(torch.nn.Module):
         self.model = model
         self.distill = distill
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, teacher: dict | None = None):
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, teacher: dict | None = None,
+                steps: torch.Tensor | None = None):
         out = self.model(x)
         if y is None:
             return out
-        value = self.student.own_loss(out, y)
+        if self.student.needs_step_labels:
+            value = self.student.own_loss(out, y, steps)
+        else:
+            value = self.student.own_loss(out, y)
         if self.distill is not None and teacher is not None:
             value = value + self.distill(out, teacher)
         return value
@@ -68,7 +72,13 @@ def train_and_evaluate(
     accelerator: Any,
     log: logging.Logger,
     progress: bool = True,
+    step_train: np.ndarray | None = None,
+    member_train: np.ndarray | None = None,
 ) -> TrainResult:
+    """Train ``student`` (plus the distillation term) on ``x_train`` and score ``x_val``.
+
+    ``step_train`` ``[N, T]``: per-step action labels for students with ``needs_step_labels``;
+    ``member_train`` ``[N, M, C]``: logits of every teacher of an ensemble loss."""
     model = student.build(int(x_train.shape[-1]), num_classes)
     student_dim = int(getattr(model, "feature_dim", 0))
     teacher_dim = None
@@ -82,8 +92,11 @@ def train_and_evaluate(
 
     generator = torch.Generator().manual_seed(seed)
     index = torch.arange(len(y_train))
+    if step_train is None:
+        step_train = np.full((len(y_train), 1), -100, dtype=np.int64)
     train_loader = DataLoader(
-        TensorDataset(torch.from_numpy(x_train), torch.from_numpy(y_train).long(), index),
+        TensorDataset(torch.from_numpy(x_train), torch.from_numpy(y_train).long(), index,
+                      torch.from_numpy(np.ascontiguousarray(step_train)).long()),
         batch_size=train["batch_size"],
         shuffle=True,
         generator=generator,
@@ -96,28 +109,38 @@ def train_and_evaluate(
     modules, optimizer, train_loader, val_loader = accelerator.prepare(
         modules, optimizer, train_loader, val_loader
     )
-    soft_logits = soft_features = None
+    soft_logits = soft_features = soft_members = None
     if teacher_train is not None and distill is not None:
         soft_logits = torch.from_numpy(teacher_train.logits).to(accelerator.device)
         if teacher_train.features is not None:
             soft_features = torch.from_numpy(teacher_train.features).to(accelerator.device)
+        if member_train is not None:
+            soft_members = torch.from_numpy(member_train).to(accelerator.device)
 
+    pretrain = int(student.pretrain_epochs())
+    stages = ["pretrain"] * pretrain + ["train"] * int(train["epochs"])
     epoch_losses: list[float] = []
     show = progress and accelerator.is_local_main_process
-    for epoch in range(train["epochs"]):
+    inner = accelerator.unwrap_model(modules)
+    for epoch, stage in enumerate(stages):
+        if hasattr(inner.model, "stage") or pretrain:
+            inner.model.stage = stage
         modules.train()
         total, count = 0.0, 0
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{train['epochs']}", leave=False, disable=None if show else True)
-        for step, (x, y, idx) in enumerate(bar):
+        name = f"pretrain {epoch + 1}/{pretrain}" if stage == "pretrain" else f"epoch {epoch - pretrain + 1}/{train['epochs']}"
+        bar = tqdm(train_loader, desc=name, leave=False, disable=None if show else True)
+        for step, (x, y, idx, steps) in enumerate(bar):
             batch = None
-            if soft_logits is not None:
+            if soft_logits is not None and stage == "train":
                 batch = {"logits": soft_logits[idx]}
                 if soft_features is not None:
                     batch["features"] = soft_features[idx]
+                if soft_members is not None:
+                    batch["members"] = soft_members[idx]
             with accelerator.autocast():
-                value = modules(x, y, batch)
+                value = modules(x, y, batch, steps)
             if not torch.isfinite(value):
-                raise NonFiniteLoss(f"loss became {value.item()} at epoch {epoch + 1}, step {step + 1}")
+                raise NonFiniteLoss(f"loss became {value.item()} at {name}, step {step + 1}")
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(value)
             if train["grad_clip"] > 0:
@@ -129,10 +152,12 @@ def train_and_evaluate(
                 bar.set_postfix(loss=f"{total / max(count, 1):.4f}")
         mean = total / max(count, 1)
         if not math.isfinite(mean):
-            raise NonFiniteLoss(f"mean loss became {mean} at epoch {epoch + 1}")
+            raise NonFiniteLoss(f"mean loss became {mean} at {name}")
         epoch_losses.append(mean)
-        log.info("epoch %d/%d loss %.5f", epoch + 1, train["epochs"], mean)
+        log.info("%s loss %.5f", name, mean)
 
+    if hasattr(inner.model, "stage"):
+        inner.model.stage = "train"
     modules.eval()
     chunks, order = [], []
     with torch.no_grad():

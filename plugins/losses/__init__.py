@@ -1,6 +1,8 @@
 """Built-in distillation losses."""
 from benchmark import hookimpl
 
+from .ensemble import EnsembleDistill
+from .feat import FeatDistill
 from .kl import KLDistill
 from .mse import LogitMSE
 from .none import NoDistill
@@ -8,4 +10,4 @@ from .none import NoDistill
 
 @hookimpl
 def bench_register_losses():
-    return [NoDistill, KLDistill, LogitMSE]
+    return [NoDistill, KLDistill, LogitMSE, FeatDistill, EnsembleDistill]

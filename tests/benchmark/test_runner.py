@@ -146,3 +146,85 @@ def test_cross_fitted_soft_labels_are_out_of_fold(plugins, tmp_path):
     y = np.array([s.target.action for s in data.splits["train"]])
     # in-sample soft labels are more often right on train than out-of-fold ones
     assert (p["train"].logits.argmax(1) == y).mean() > (c["train"].logits.argmax(1) == y).mean()
+
+
+def _dataset(plugins, record):
+    from benchmark.config import build_config
+
+    cls = plugins.get("dataset", "synthetic")
+    return cls(build_config(cls.Config, record["configs"]["dataset"], "dataset")).load(None)
+
+
+def _probe_plugins(tmp_path):
+    d = tmp_path / "plugs"
+    d.mkdir()
+    shutil.copy(FILES / "probe_components.py", d)
+    return Plugins([d])
+
+
+def test_student_gets_step_labels_pretrain_stage_and_its_train_defaults(tmp_path):
+    plugins = _probe_plugins(tmp_path)
+    raw = {"matrix": {"dataset": "synthetic", "student": ["probe-student", "gru"]},
+           "train": {"epochs": 2, "lr": 0.002},
+           "components": {"dataset": {"synthetic": {"train_videos": 6, "val_videos": 2}}}}
+    m = build_matrix(raw, plugins)
+    probe, gru = m.cells
+    # train_defaults fill the keys the matrix does not set; the matrix's lr wins
+    assert probe.train["batch_size"] == 7 and probe.train["lr"] == 0.002
+    assert gru.train["batch_size"] == 64
+    raw["components"]["student"] = {"probe-student": {"hidden": 4, "train": {"lr": 0.5}}}
+    assert build_matrix(raw, plugins).cells[0].train["lr"] == 0.5
+    seen = plugins.get("student", "probe-student").__module__
+    import sys
+    SEEN = sys.modules[seen].SEEN
+    summary = Runner(plugins, tmp_path / "runs", progress=False).run(build_matrix(raw, plugins), echo=lambda l: None)
+    assert all(r["status"] == "ok" for r in summary.executed), summary.executed
+    record = summary.executed[0]
+    assert len(record["epoch_losses"]) == 3  # 1 pretrain + 2 epochs
+    stages = SEEN["stages"]
+    assert stages[0] == "pretrain" and stages[-1] == "train" and "unset" not in stages
+    data = _dataset(plugins, record)
+    # one label per step the student receives (cropped at start - tau_a)
+    assert SEEN["steps"] and all(b <= 7 and t == data.anticipation_index + 1 for b, t in SEEN["steps"])
+
+
+def test_step_labels_are_the_action_in_progress_and_never_the_target(plugins):
+    from benchmark.runner import step_labels
+
+    data = plugins.get("dataset", "synthetic")(None).load(None)
+    labels = step_labels(data, "train")
+    assert labels.shape == (len(data.splits["train"]), data.obs_steps)
+    for i, sample in enumerate(data.splits["train"][:200]):
+        for j, t in enumerate(data.obs_times(sample)):
+            covering = [s for s in data.timelines[sample.video] if s.start <= t < s.end]
+            if labels[i, j] == -100:
+                assert not covering
+            else:
+                assert labels[i, j] in {s.action for s in covering}
+                assert max(s.start for s in covering) < sample.target.start
+    assert (labels != -100).any()
+
+
+def test_loss_member_teachers_are_fitted_and_stacked(tmp_path):
+    plugins = _probe_plugins(tmp_path)
+    raw = {"matrix": {"dataset": "synthetic", "student": "gru", "teacher": "seq-gru", "loss": "probe-loss"},
+           "train": {"epochs": 1},
+           "components": {"dataset": {"synthetic": {"train_videos": 6, "val_videos": 2}},
+                          "teacher": {"seq-gru": {"epochs": 1}, "bigram": {"use": "ngram", "order": 2}},
+                          "loss": {"probe-loss": {"teachers": ["bigram", "ngram"]}}}}
+    m = build_matrix(raw, plugins)
+    (cell,) = m.cells
+    assert list(cell.members) == ["bigram", "ngram"] and cell.members["bigram"]["config"]["order"] == 2
+    import sys
+    SEEN = sys.modules[plugins.get("loss", "probe-loss").__module__].SEEN
+    summary = Runner(plugins, tmp_path / "runs", progress=False).run(m, echo=lambda l: None)
+    record = summary.executed[0]
+    assert record["status"] == "ok", record["error"]
+    assert set(record["member_teachers"]) == {"bigram", "ngram"}
+    num_actions = _dataset(plugins, record).classes.num_actions
+    assert SEEN["members"] and all(shape[1:] == (3, num_actions) for shape in SEEN["members"])
+    # members change the run id
+    raw["components"]["loss"]["probe-loss"]["teachers"] = ["ngram"]
+    other = build_matrix(raw, plugins).cells[0]
+    from benchmark.runid import identity
+    assert identity(cell, {}, "", "0") != identity(other, {}, "", "0")

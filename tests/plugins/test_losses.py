@@ -1,7 +1,14 @@
+import math
+
+import pytest
 import torch
 
+from benchmark.errors import ConfigError
+from plugins.losses import bench_register_losses
+from plugins.losses.ensemble import EnsembleConfig, EnsembleDistill
+from plugins.losses.feat import FeatConfig, FeatDistill
 from plugins.losses.kl import KLConfig, KLDistill
-from plugins.losses.modules import kl_distill
+from plugins.losses.modules import feature_distance, kl_distill
 from plugins.losses.mse import LogitMSE
 from plugins.losses.none import NoDistill
 
@@ -52,3 +59,168 @@ def test_loss_modules_and_weight():
     assert out["logits"].grad is not None
     assert NoDistill().build(8, None) is None and not NoDistill.requires_teacher
     assert LogitMSE().build(8, None)(out, teacher) > 0
+
+
+# ----------------------------------------------------------------------------- kl, more cases
+
+
+@pytest.mark.parametrize("reduction", ["batchmean", "paper"])
+@pytest.mark.parametrize("top_k", [0, 3])
+def test_kl_is_zero_for_identical_logits_with_every_reduction_and_top_k(reduction, top_k):
+    z = torch.randn(4, 10) * 5
+    assert kl_distill(z, z.clone(), 4.0, top_k=top_k, reduction=reduction).abs() < 1e-6
+    module = KLDistill(KLConfig(weight=7.0, temperature=4.0, top_k=top_k, reduction=reduction)).build(8, None)
+    assert module({"logits": z}, {"logits": z.clone()}).abs() < 1e-5
+
+
+def test_top_k_keeps_each_samples_own_top_classes_hand_computed():
+    # row 0: teacher's top-2 are classes {0, 1}; row 1: {3, 2}. On each pair the teacher's logits
+    # differ by +1 and the student's by -1, so with T = 1 the per-sample KL is
+    # sig(1) * 1 + sig(-1) * (-1) = tanh(1/2); everything outside the pair is ignored.
+    t = torch.tensor([[5.0, 4.0, -9.0, -9.0], [-9.0, -9.0, 4.0, 5.0]])
+    s = torch.tensor([[0.0, 1.0, 30.0, -3.0], [50.0, -8.0, 1.0, 0.0]])
+    expected = math.tanh(0.5)
+    torch.testing.assert_close(kl_distill(s, t, 1.0, top_k=2), torch.tensor(expected))
+    torch.testing.assert_close(kl_distill(s, t, 1.0, top_k=2, reduction="paper"), torch.tensor(expected / 2))
+
+
+# ----------------------------------------------------------------------------- feat
+
+
+def _identity_feat(distance: str, dim: int = 3, weight: float = 1.0):
+    module = FeatDistill(FeatConfig(weight=weight, distance=distance)).build(dim, dim)
+    with torch.no_grad():
+        module.proj.weight.copy_(torch.eye(dim))
+        module.proj.bias.zero_()
+    return module
+
+
+def test_feat_cosine_is_zero_for_identical_and_two_for_opposite_vectors():
+    f = torch.tensor([[1.0, -2.0, 0.5], [3.0, 0.0, 1.0]])
+    module = _identity_feat("cosine")
+    assert module({"feature": f}, {"features": f.clone()}).abs() < 1e-6
+    torch.testing.assert_close(module({"feature": f}, {"features": -f}), torch.tensor(2.0))
+    # scale does not matter, the weight multiplies
+    half = _identity_feat("cosine", weight=0.5)
+    torch.testing.assert_close(half({"feature": f}, {"features": -3 * f}), torch.tensor(1.0))
+
+
+def test_feat_nmse_hand_computed():
+    # sample 0: (3, 4)/5 = (0.6, 0.8) vs (1, 0): squared errors 0.16 + 0.64; sample 1: same direction
+    # -> 0. Mean over 2 x 2 elements: 0.2, times weight 3.
+    pred = torch.tensor([[3.0, 4.0], [0.0, 2.0]])
+    target = torch.tensor([[1.0, 0.0], [0.0, 5.0]])
+    module = _identity_feat("nmse", dim=2, weight=3.0)
+    torch.testing.assert_close(module({"feature": pred}, {"features": target}), torch.tensor(0.6))
+    # nmse = 2 / D * cosine for unit vectors (cosine here: mean(0.4, 0) = 0.2)
+    torch.testing.assert_close(feature_distance(pred, target, "cosine"), torch.tensor(0.2))
+    torch.testing.assert_close(feature_distance(pred, target, "nmse"), torch.tensor(0.2 * 2 / 2))
+
+
+@pytest.mark.parametrize("distance", ["cosine", "nmse"])
+@pytest.mark.parametrize("hidden", [0, 5])
+def test_feat_gradient_reaches_student_and_projection_but_not_teacher(distance, hidden):
+    module = FeatDistill(FeatConfig(distance=distance, hidden=hidden)).build(4, 6)
+    f = torch.randn(3, 4, requires_grad=True)
+    t = torch.randn(3, 6, requires_grad=True)
+    value = module({"feature": f, "logits": torch.randn(3, 5)}, {"logits": torch.randn(3, 5), "features": t})
+    assert value.ndim == 0 and value > 0
+    value.backward()
+    assert t.grad is None
+    assert f.grad is not None and f.grad.abs().sum() > 0
+    assert all(p.grad is not None for p in module.parameters())
+
+
+def test_feat_needs_teacher_features_and_a_student_feature():
+    assert FeatDistill.requires_teacher_features and FeatDistill.requires_teacher
+    with pytest.raises(ConfigError, match="teacher provides no features"):
+        FeatDistill().build(8, None)
+    with pytest.raises(ConfigError, match="feature_dim"):
+        FeatDistill().build(0, 16)
+    with pytest.raises(ConfigError, match="feat.distance"):
+        FeatDistill(FeatConfig(distance="l1")).build(8, 16)
+
+
+# ----------------------------------------------------------------------------- ensemble
+
+
+def _kl(out: dict, logits: torch.Tensor, **cfg) -> torch.Tensor:
+    return KLDistill(KLConfig(**cfg)).build(8, None)(out, {"logits": logits})
+
+
+@pytest.mark.parametrize("reduction", ["batchmean", "paper"])
+@pytest.mark.parametrize("top_k", [0, 3])
+def test_ensemble_mean_of_two_identical_teachers_equals_kl_with_one(reduction, top_k):
+    s, t = torch.randn(4, 9), torch.randn(4, 9) * 3
+    settings = dict(weight=2.5, temperature=3.0, top_k=top_k, reduction=reduction)
+    module = EnsembleDistill(EnsembleConfig(teachers=["other"], **settings)).build(8, None)
+    value = module({"logits": s}, {"logits": t, "members": torch.stack([t, t], dim=1)})
+    torch.testing.assert_close(value, _kl({"logits": s}, t, **settings))
+
+
+def test_ensemble_mean_mixes_probabilities_at_temperature_hand_computed():
+    # T = 2: teacher A (0, 0) -> (1/2, 1/2); teacher B (2 ln 3, 0) -> (3/4, 1/4);
+    # mixture (5/8, 3/8); student (0, 0) -> (1/2, 1/2).
+    # loss = T^2 * [5/8 ln(5/4) + 3/8 ln(3/4)]
+    a = torch.tensor([[0.0, 0.0]])
+    b = torch.tensor([[2 * math.log(3.0), 0.0]])
+    s = torch.zeros(1, 2)
+    expected = 4 * (5 / 8 * math.log(5 / 4) + 3 / 8 * math.log(3 / 4))
+    module = EnsembleDistill(EnsembleConfig(teachers=["b"], temperature=2.0)).build(8, None)
+    value = module({"logits": s}, {"logits": a, "members": torch.stack([a, b], dim=1)})
+    torch.testing.assert_close(value, torch.tensor(expected))
+    # averaging in probability space differs from averaging the logits
+    assert not torch.isclose(value, _kl({"logits": s}, (a + b) / 2, temperature=2.0))
+
+
+def test_ensemble_attention_weights_sum_to_one_get_gradients_and_mix_hand_computed():
+    torch.manual_seed(0)
+    module = EnsembleDistill(EnsembleConfig(teachers=["b", "c"], mode="attention")).build(4, None)
+    members = torch.randn(5, 3, 6) * 2
+    out = {"logits": torch.randn(5, 6, requires_grad=True), "feature": torch.randn(5, 4, requires_grad=True)}
+    weights = module.member_log_weights(out, 5, 3).exp()
+    assert weights.shape == (5, 3)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(5))
+    value = module(out, {"logits": members[:, 0], "members": members})
+    value.backward()
+    assert module.scorer.weight.grad is not None and module.scorer.weight.grad.abs().sum() > 0
+    assert module.scorer.bias.grad.abs().sum() > 0
+    assert out["logits"].grad is not None
+    assert out["feature"].grad is None  # the scorer reads a detached feature
+
+    # fixed weights (1/4, 3/4) over two teachers reproduce the hand-computed mixture above
+    two = EnsembleDistill(EnsembleConfig(teachers=["b"], mode="attention", temperature=2.0)).build(4, None)
+    with torch.no_grad():
+        two.scorer.weight.zero_()
+        two.scorer.bias.copy_(torch.tensor([0.0, math.log(3.0)]))
+    a, b = torch.tensor([[0.0, 0.0]]), torch.tensor([[2 * math.log(3.0), 0.0]])
+    # mixture (1/4 * 1/2 + 3/4 * 3/4, 1/4 * 1/2 + 3/4 * 1/4) = (11/16, 5/16)
+    expected = 4 * (11 / 16 * math.log(11 / 8) + 5 / 16 * math.log(5 / 8))
+    value = two({"logits": torch.zeros(1, 2), "feature": torch.randn(1, 4)},
+                {"logits": a, "members": torch.stack([a, b], dim=1)})
+    torch.testing.assert_close(value, torch.tensor(expected))
+
+
+@pytest.mark.parametrize("mode", ["mean", "attention"])
+@pytest.mark.parametrize("top_k,reduction", [(0, "batchmean"), (0, "paper"), (4, "batchmean"), (4, "paper")])
+def test_ensemble_without_members_equals_kl(mode, top_k, reduction):
+    s, t = torch.randn(3, 11), torch.randn(3, 11) * 4
+    settings = dict(weight=1.5, temperature=2.0, top_k=top_k, reduction=reduction)
+    module = EnsembleDistill(EnsembleConfig(mode=mode, **settings)).build(4, None)
+    out = {"logits": s, "feature": torch.randn(3, 4)}
+    torch.testing.assert_close(module(out, {"logits": t}), _kl(out, t, **settings))
+
+
+def test_ensemble_config_member_teachers_and_registration():
+    assert EnsembleDistill().member_teachers() == []
+    loss = EnsembleDistill(EnsembleConfig(teachers=["bert", "gpt2-small"]))
+    assert loss.member_teachers() == ["bert", "gpt2-small"]
+    module = loss.build(4, None)
+    with pytest.raises(ValueError, match="no 'members'"):
+        module({"logits": torch.zeros(2, 3)}, {"logits": torch.zeros(2, 3)})
+    with pytest.raises(ConfigError, match="feature_dim"):
+        EnsembleDistill(EnsembleConfig(mode="attention")).build(0, None)
+    with pytest.raises(ConfigError, match="ensemble.temperature"):
+        EnsembleDistill(EnsembleConfig(temperature=0.0)).build(4, None)
+    names = {cls.name for cls in bench_register_losses()}
+    assert {"none", "kl", "mse", "feat", "ensemble"} <= names
