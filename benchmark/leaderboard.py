@@ -90,7 +90,55 @@ def build(records: Iterable[dict[str, Any]], baselines: list[BaselineTable], pri
     long = pd.concat([agg, pd.DataFrame(published, columns=list(agg.columns))], ignore_index=True)
     long = long.astype({"mean": float, "std": float, "n": int, "baseline": bool, "uncertain": bool})
     long = _add_deltas(long, reference)
+    long = _add_paired(long, ours, primary, reference)
     return Leaderboard(long, failed, baselines, primary, hib, reference)
+
+
+def paired_test(diffs: list[float]) -> tuple[float, float, float]:
+    """(mean, std, two-sided p of the paired t-test) of per-seed differences; p is NaN for
+    fewer than two pairs, 1.0 when every difference is zero."""
+    import numpy as np
+
+    d = np.asarray(diffs, dtype=float)
+    if len(d) < 2:
+        return (float(d.mean()) if len(d) else float("nan")), float("nan"), float("nan")
+    mean, std = float(d.mean()), float(d.std(ddof=1))
+    if std == 0.0:
+        return mean, std, 1.0 if mean == 0.0 else 0.0
+    from scipy import stats
+
+    t = mean / (std / math.sqrt(len(d)))
+    return mean, std, float(2.0 * stats.t.sf(abs(t), df=len(d) - 1))
+
+
+def _add_paired(long: pd.DataFrame, ours: pd.DataFrame, primary: str, reference: str | None) -> pd.DataFrame:
+    """Paired comparison of each of our rows with its no-teacher row over the seeds both have:
+    seed noise is often as large as a distillation effect, so unpaired means mislead."""
+    long = long.copy()
+    for col in ("paired_delta", "paired_std", "p_value"):
+        long[col] = float("nan")
+    long["paired_n"] = 0
+    long["wins"] = 0
+    if ours.empty or reference:
+        return long
+    prim = ours[ours["metric"] == primary]
+    base = prim[prim["baseline"]]
+    base_values = {(r["data"], r["student"], r["dataset"], r["seed"]): r["value"] for _, r in base.iterrows()}
+    groups = prim[~prim["baseline"]].groupby(ROW_KEYS + ["dataset"], dropna=False, sort=False)
+    for key, group in groups:
+        row = dict(zip(ROW_KEYS + ["dataset"], key))
+        diffs = [r["value"] - base_values[(r["data"], r["student"], r["dataset"], r["seed"])]
+                 for _, r in group.iterrows() if (r["data"], r["student"], r["dataset"], r["seed"]) in base_values]
+        if not diffs:
+            continue
+        mean, std, p = paired_test(diffs)
+        mask = (long["source"] == OURS) & (long["metric"] == primary) & (long["dataset"] == row["dataset"])
+        for k in ROW_KEYS:
+            mask &= long[k] == row[k]
+        long.loc[mask, ["paired_delta", "paired_std", "p_value"]] = [mean, std, p]
+        long.loc[mask, "paired_n"] = len(diffs)
+        long.loc[mask, "wins"] = int(sum(d > 0 for d in diffs))
+    return long
 
 
 def _add_deltas(long: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
@@ -169,6 +217,17 @@ def _wide(board: Leaderboard) -> pd.DataFrame:
                         rel[j] = f"{r['rel_gain_pct']:+.1f}%"
                 table[f"{dataset} Δ {metric}"] = delta
                 table[f"{dataset} rel. gain"] = rel
+                if (sub["paired_n"] >= 2).any():
+                    paired = [""] * len(order)
+                    pval = [""] * len(order)
+                    for _, r in sub.iterrows():
+                        if r["paired_n"] >= 2:
+                            j = index[tuple(r[k] for k in ROW_KEYS)]
+                            paired[j] = (f"{r['paired_delta']:+.2f} ± {r['paired_std']:.2f} "
+                                         f"({int(r['wins'])}/{int(r['paired_n'])} seeds up)")
+                            pval[j] = f"{r['p_value']:.3f}"
+                    table[f"{dataset} paired Δ"] = paired
+                    table[f"{dataset} p (paired t)"] = pval
     # ours first, baseline row first within a student, then by teacher/loss
     table["_ours"] = table["source"] != OURS
     base_keys = {tuple(r[k] for k in ROW_KEYS) for _, r in long[long["baseline"]].iterrows()}
@@ -189,6 +248,11 @@ def render_markdown(board: Leaderboard, title: str, command: str, note: str = ""
         lines.append(
             f"Δ and relative gain compare the primary metric ({board.primary}) with the row of the same "
             "source, data and student that has teacher `none` and loss `none`."
+        )
+    if any(str(c).endswith("paired Δ") for c in wide.columns):
+        lines.append(
+            "Paired Δ: mean ± std over seeds of (row − no-teacher row of the same seed), with how many "
+            "seeds improved, and the two-sided p-value of a paired t-test (no correction for the number of rows)."
         )
     kinds = sorted(set(wide.get("data", [])) - {"published"})
     if any(k in ("synthetic", "simulated") for k in kinds):

@@ -68,3 +68,28 @@ def test_chosen_reference_row():
 
     with pytest.raises(ConfigError, match="matches no row"):
         leaderboard.build(records, [TABLE], "top1_action", reference="paper-x:nope")
+
+
+def test_paired_differences_over_matched_seeds():
+    from scipy import stats
+
+    base = [30.0, 35.0, 28.0, 33.0]
+    kl = [31.0, 35.5, 29.5, 32.8]
+    records = [rec("none", "none", s, v) for s, v in enumerate(base)]
+    records += [rec("t", "kl", s, v) for s, v in enumerate(kl)]
+    records.append(rec("t", "kl", 9, 99.0))  # no baseline for seed 9: not paired
+    long = leaderboard.build(records, [], "top1_action").long
+    row = long[(long.teacher == "t") & (long.metric == "top1_action")].iloc[0]
+    diffs = [k - b for k, b in zip(kl, base)]
+    assert row["paired_n"] == 4 and row["wins"] == 3
+    assert math.isclose(row["paired_delta"], sum(diffs) / 4)
+    assert math.isclose(row["p_value"], stats.ttest_rel(kl, base).pvalue)
+    md = leaderboard.render_markdown(leaderboard.build(records, [], "top1_action"), "t", "cmd")
+    assert "(3/4 seeds up)" in md and "paired t-test" in md
+    # an unpaired mean would claim a large gain from the unmatched seed; the paired column does not
+    assert row["delta"] > 10 and abs(row["paired_delta"]) < 1
+
+
+def test_paired_test_edge_cases():
+    assert math.isnan(leaderboard.paired_test([1.0])[2])
+    assert leaderboard.paired_test([0.0, 0.0])[2] == 1.0
