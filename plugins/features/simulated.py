@@ -18,19 +18,52 @@ pre-extracted feature, whatever sample asks for it. Results on these features ar
 ``simulated`` in every record and leaderboard row: they show how methods behave, not what they
 score on real video. The only future information is (b): objects near in time, which the
 camera sees before they are touched; no label of the anticipated segment enters otherwise.
+
+``modalities`` (rgb, flow, obj) simulates several feature streams, each ``dim`` wide and
+concatenated in the order given, each with its own prototypes, noise and visibility draws and
+its own mix of the signals (:data:`MODALITY_MIX`): ``flow`` shows mostly the verb (motion),
+``obj`` mostly the nouns and the upcoming objects. ``rgb`` alone (the default) is the single
+stream described above, unchanged.
 """
 from __future__ import annotations
 
 import zlib
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from benchmark.api import AnticipationData, FeatureSource
+from benchmark.errors import ConfigError
 from benchmark.protocol import frames_of, seconds_of
 
 CONTEXT_PHASES = 8
+
+
+@dataclass(frozen=True)
+class ModalityMix:
+    """Weights of the signals in one simulated modality (1.0 everywhere = ``rgb``)."""
+
+    verb: float = 1.0  # verb prototype in (a)
+    noun: float = 1.0  # noun prototype in (a)
+    cue: float = 1.0  # object cues (b), times cue_strength
+    context: float = 1.0  # activity context (b), times context_strength
+    appearance: float = 1.0  # per-video vector (c), times appearance
+
+
+#: rgb sees everything; flow (motion) sees the verb and little of objects or appearance; obj
+#: (object detector scores) sees nouns and upcoming objects, hardly the verb
+MODALITY_MIX: dict[str, ModalityMix] = {
+    "rgb": ModalityMix(),
+    "flow": ModalityMix(verb=1.5, noun=0.4, cue=0.3, context=0.5, appearance=0.3),
+    "obj": ModalityMix(verb=0.3, noun=1.5, cue=1.5, context=1.0, appearance=0.7),
+}
+
+
+def _stream(modality: str) -> list[int]:
+    """Extra seed words of a modality's random streams: none for rgb (the original streams),
+    a fixed tag for the others, so a modality gives the same values whatever else is listed."""
+    return [] if modality == "rgb" else [zlib.crc32(modality.encode())]
 
 
 @dataclass
@@ -51,6 +84,16 @@ class SimulatedConfig:
     noise_correlation: float = 0.7
     noise_period_s: float = 1.0
     seed: int = 0
+    # feature streams, each `dim` wide, concatenated in this order (rgb, flow, obj)
+    modalities: list[str] = field(default_factory=lambda: ["rgb"])
+
+    def __post_init__(self) -> None:
+        mods = list(self.modalities)
+        if not mods or any(m not in MODALITY_MIX for m in mods) or len(set(mods)) != len(mods):
+            raise ConfigError(
+                f"feature source simulated: key 'modalities' expects a non-empty list of distinct names "
+                f"from {list(MODALITY_MIX)}, got {mods!r}"
+            )
 
 
 class SimulatedFeatures(FeatureSource):
@@ -60,27 +103,29 @@ class SimulatedFeatures(FeatureSource):
     data_kind = "simulated"
     Config = SimulatedConfig
 
-    def _prototypes(self, data: AnticipationData) -> dict[str, np.ndarray]:
-        c, cls = self.config, data.classes
-        rng = np.random.default_rng([c.seed, zlib.crc32(data.name.encode())])
-        scale = 1.0 / np.sqrt(2.0 + c.action_specific**2)  # unit-variance action evidence
+    def _prototypes(self, data: AnticipationData, modality: str = "rgb") -> dict[str, np.ndarray]:
+        c, cls, mix = self.config, data.classes, MODALITY_MIX[modality]
+        rng = np.random.default_rng([c.seed, zlib.crc32(data.name.encode()), *_stream(modality)])
+        # unit-variance action evidence (for rgb: 1 / sqrt(2 + action_specific^2))
+        scale = 1.0 / np.sqrt(mix.verb**2 + mix.noun**2 + c.action_specific**2)
         verb = rng.standard_normal((len(cls.verbs), c.dim))
         noun = rng.standard_normal((len(cls.nouns), c.dim))
         action = rng.standard_normal((cls.num_actions, c.dim))
-        evidence = scale * (verb[cls.action_verb] + noun[cls.action_noun] + c.action_specific * action)
+        evidence = scale * (mix.verb * verb[cls.action_verb] + mix.noun * noun[cls.action_noun]
+                            + c.action_specific * action)
         return {"evidence": evidence, "noun": noun, "context": rng.standard_normal((CONTEXT_PHASES, c.dim))}
 
     def frame_vector(self, data: AnticipationData, protos: dict[str, np.ndarray], video: str, frame: int,
-                     starts: list[float], video_end: float) -> np.ndarray:
-        c = self.config
+                     starts: list[float], video_end: float, modality: str = "rgb") -> np.ndarray:
+        c, mix, tag = self.config, MODALITY_MIX[modality], _stream(modality)
         t = seconds_of(frame)
         vid = zlib.crc32(video.encode())
-        rng = np.random.default_rng([c.seed, vid, frame])
+        rng = np.random.default_rng([c.seed, vid, frame, *tag])
         x = c.noise * np.sqrt(1.0 - c.noise_correlation) * rng.standard_normal(c.dim)
         if c.noise_correlation > 0:
             knot, frac = divmod(t / c.noise_period_s, 1.0)
-            a = np.random.default_rng([c.seed, vid, int(knot), 2]).standard_normal(c.dim)
-            b = np.random.default_rng([c.seed, vid, int(knot) + 1, 2]).standard_normal(c.dim)
+            a = np.random.default_rng([c.seed, vid, int(knot), 2, *tag]).standard_normal(c.dim)
+            b = np.random.default_rng([c.seed, vid, int(knot) + 1, 2, *tag]).standard_normal(c.dim)
             smooth = ((1.0 - frac) * a + frac * b) / np.sqrt((1.0 - frac) ** 2 + frac**2)
             x += c.noise * np.sqrt(c.noise_correlation) * smooth
         timeline = data.timelines[video]
@@ -92,18 +137,19 @@ class SimulatedFeatures(FeatureSource):
         for seg in upcoming:
             lead = seg.start - t
             if 0 < lead <= c.cue_horizon_s:
-                x += c.cue_strength * (1.0 - lead / c.cue_horizon_s) * protos["noun"][seg.noun]
+                x += mix.cue * c.cue_strength * (1.0 - lead / c.cue_horizon_s) * protos["noun"][seg.noun]
         if c.context_strength:
             phase = min(max(t / video_end, 0.0), 1.0) * (CONTEXT_PHASES - 1)
             lo = int(np.floor(phase))
             frac = phase - lo
             ctx = (1 - frac) * protos["context"][lo] + frac * protos["context"][min(lo + 1, CONTEXT_PHASES - 1)]
-            x += c.context_strength * ctx
+            x += mix.context * c.context_strength * ctx
         return x
 
     def load(self, data: AnticipationData, split: str) -> np.ndarray:
         c = self.config
-        protos = self._prototypes(data)
+        mods = list(c.modalities)
+        protos = {m: self._prototypes(data, m) for m in mods}
         samples = data.splits[split]
         frames = np.stack([frames_of(data.obs_times(s)) for s in samples]) if samples else np.zeros((0, data.obs_steps), np.int64)
         videos = [s.video for s in samples]
@@ -112,14 +158,17 @@ class SimulatedFeatures(FeatureSource):
         for i, video in enumerate(videos):
             for j, f in enumerate(frames[i]):
                 index[i, j] = keys.setdefault((video, int(f)), len(keys))
-        table = np.empty((len(keys), c.dim), dtype=np.float32)
+        table = np.empty((len(keys), len(mods) * c.dim), dtype=np.float32)
         starts = {v: [s.start for s in segs] for v, segs in data.timelines.items()}
         ends = {v: max(s.end for s in segs) for v, segs in data.timelines.items()}
-        appearance = {}
+        appearance: dict[tuple[str, str], np.ndarray] = {}
         for (video, frame), k in keys.items():
-            if video not in appearance:
-                rng = np.random.default_rng([c.seed, zlib.crc32(video.encode()), 0, 1])
-                appearance[video] = c.appearance * rng.standard_normal(c.dim)
-            table[k] = self.frame_vector(data, protos, video, frame, starts[video], ends[video]) + appearance[video]
-        self.last_info = {"frames": len(keys), "simulated": True}
+            for j, m in enumerate(mods):
+                if (video, m) not in appearance:
+                    rng = np.random.default_rng([c.seed, zlib.crc32(video.encode()), 0, 1, *_stream(m)])
+                    appearance[video, m] = MODALITY_MIX[m].appearance * c.appearance * rng.standard_normal(c.dim)
+                vec = self.frame_vector(data, protos[m], video, frame, starts[video], ends[video], m)
+                table[k, j * c.dim:(j + 1) * c.dim] = vec + appearance[video, m]
+        layout = {m: [j * c.dim, (j + 1) * c.dim] for j, m in enumerate(mods)}
+        self.last_info = {"frames": len(keys), "simulated": True, "layout": layout}
         return table[index]

@@ -1,0 +1,244 @@
+"""Raw RGB frames read from per-video JPEG folders, as EPIC-Kitchens distributes them, for
+students that train their own image backbone (``avt-b``).
+
+File names come from ``template`` with the placeholders ``{video}``, ``{participant}`` (the
+video id up to its first ``_``: ``P01`` for ``P01_02``) and ``{frame}`` (frame number on the
+30 fps clock of :mod:`benchmark.protocol`, the numbers every other source uses), e.g. the EPIC
+layout ``{participant}/{video}/frame_{frame:010d}.jpg``. Frames extracted at another rate must
+be re-extracted at 30 fps (as RULSTM did) so that numbers mean the same time.
+
+Every unique (video, frame) a split needs is decoded once (PIL, RGB, resized to ``size`` x
+``size`` bilinear) into a uint8 table; ``load`` returns float32 ``[N, T, 3 * size * size]`` in
+[0, 1], each frame flattened channel first (C, H, W). That is 4 bytes per value: 10 steps at
+64 px take 480 KiB per sample, so large datasets should run ``bench features extract`` once and
+use the ``lmdb`` source instead.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import string
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.api import AnticipationData, FeatureSource
+from benchmark.errors import ConfigError, DataError
+from benchmark.protocol import frames_of
+
+MISSING_POLICIES = ("error", "zeros", "search_back")
+PLACEHOLDERS = ("video", "participant", "frame")
+
+# decoded tables: (fingerprint, keys digest) -> (uint8 table [U, 3*size*size], info)
+_TABLES: dict[tuple[str, str], tuple[np.ndarray, dict[str, Any]]] = {}
+
+
+def clear_cache() -> None:
+    """Forget the decoded tables (tests, long processes)."""
+    _TABLES.clear()
+
+
+def participant_of(video: str) -> str:
+    """``P01`` for ``P01_02``; the whole id when it has no ``_``."""
+    return video.split("_", 1)[0]
+
+
+def check_template(template: str, where: str = "template") -> None:
+    """:class:`ConfigError` unless ``template`` formats with the known placeholders."""
+    fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    unknown = [f for f in fields if f not in PLACEHOLDERS]
+    if unknown or "frame" not in fields or "video" not in fields:
+        what = f"unknown placeholder {{{unknown[0]}}}" if unknown else "it needs both {video} and {frame}"
+        raise ConfigError(f"{where} {template!r}: {what}; use {{video}}, {{participant}} and {{frame}} "
+                          "(e.g. '{video}/frame_{frame:010d}.jpg')")
+    try:
+        frame_relpath(template, "P01_02", 1)
+    except (ValueError, IndexError, KeyError) as exc:
+        raise ConfigError(f"{where} {template!r}: cannot format it ({exc})") from None
+
+
+def frame_relpath(template: str, video: str, frame: int) -> str:
+    """The file of one frame, relative to the frames root."""
+    return template.format(video=video, participant=participant_of(video), frame=int(frame))
+
+
+def decode(path: Path | str, size: int | tuple[int, int]) -> np.ndarray:
+    """One image as uint8 ``[3, H, W]`` (RGB, bilinear resize to ``size`` = S or (H, W))."""
+    from PIL import Image
+
+    h, w = (size, size) if isinstance(size, int) else size
+    with Image.open(path) as img:
+        img = img.convert("RGB")
+        if img.size != (w, h):
+            img = img.resize((w, h), Image.Resampling.BILINEAR)
+        return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
+
+
+@dataclass
+class FramesConfig:
+    root: str = ""  # folder holding the frames
+    template: str = "{video}/frame_{frame:010d}.jpg"  # path of a frame under root
+    size: int = 64  # frames are resized to size x size
+    missing: str = "error"  # "error": stop; "zeros": black frame; "search_back": nearest earlier frame
+    search_back: int = 9  # with missing=search_back: frames looked at, never later ones, before zeros
+    cache_dir: str = ""  # if set, decoded tables are saved there as .npy and reused memory-mapped
+    workers: int = 4  # decoding threads
+
+    def __post_init__(self) -> None:
+        if self.missing not in MISSING_POLICIES:
+            raise ValueError(f"missing must be one of {', '.join(MISSING_POLICIES)}, got {self.missing!r}")
+        if self.size < 1:
+            raise ValueError(f"size must be >= 1, got {self.size}")
+        if self.search_back < 0:
+            raise ValueError(f"search_back must be >= 0, got {self.search_back}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+
+
+class FrameFeatures(FeatureSource):
+    name = "frames"
+    version = "1"
+    description = "raw RGB frames from per-video JPEG folders, resized, flattened (for avt-b)"
+    data_kind = "real"
+    Config = FramesConfig
+
+    def __init__(self, config: Any = None):
+        super().__init__(config)
+        self.last_info: dict[str, Any] = {}
+
+    def root(self) -> Path:
+        """The resolved frames folder; :class:`ConfigError` if it is not one."""
+        c = self.config
+        if not c.root:
+            raise ConfigError("feature source frames: config key 'root' is empty; set it to the frames folder")
+        path = Path(c.root).expanduser().resolve()
+        if not path.is_dir():
+            raise ConfigError(f"feature source frames: config key 'root': {path} is not a folder")
+        check_template(c.template, "feature source frames: config key 'template'")
+        return path
+
+    def fingerprint(self) -> str:
+        """Hash of the resolved root and its modification time (frames added or removed at the
+        top level change it; files rewritten in place do not: clear ``cache_dir`` then)."""
+        root = self.root()
+        st = root.stat()
+        return hashlib.sha256(f"{root}\0{st.st_mtime_ns}".encode()).hexdigest()[:16]
+
+    def info(self, frames: int, missing: int, searched: int) -> dict[str, Any]:
+        s = self.config.size
+        return {"frames": frames, "missing": {"rgb": missing}, "searched_back": {"rgb": searched},
+                "layout": {"rgb": [0, 3 * s * s]}, "frame_shape": [3, s, s]}
+
+    def load(self, data: AnticipationData, split: str) -> np.ndarray:
+        """float32 ``[N, T, 3 * size * size]`` in [0, 1] for ``data.splits[split]``."""
+        samples = data.splits[split]
+        keys, index = self._unique_keys(data, split)
+        c = self.config
+        fp = self.fingerprint()
+        digest = hashlib.sha256(
+            f"{c.template}\0{c.size}\0{c.missing}\0{c.search_back}\n".encode()
+            + "\n".join(f"{v}\0{f}" for v, f in keys).encode()
+        ).hexdigest()[:16]
+        cache_key = (fp, digest)
+        if cache_key not in _TABLES:
+            _TABLES[cache_key] = self._npy_table(fp, digest, len(keys)) or self._decode_table(fp, digest, keys)
+        table, info = _TABLES[cache_key]
+        self.last_info = json.loads(json.dumps(info))
+        out = np.asarray(table)[index.reshape(len(samples), data.obs_steps)].astype(np.float32)
+        out /= 255.0
+        return out
+
+    @staticmethod
+    def _unique_keys(data: AnticipationData, split: str) -> tuple[list[tuple[str, int]], np.ndarray]:
+        """Unique (video, frame) pairs of a split, sorted, and the row of each (sample, step)."""
+        rows: dict[tuple[str, int], int] = {}
+        flat: list[int] = []
+        for sample in data.splits[split]:
+            for f in frames_of(data.obs_times(sample)).tolist():
+                flat.append(rows.setdefault((sample.video, int(f)), len(rows)))
+        keys = sorted(rows)
+        rank = np.empty(len(keys), dtype=np.int64)
+        for i, key in enumerate(keys):
+            rank[rows[key]] = i
+        return keys, rank[np.asarray(flat, dtype=np.int64)]
+
+    def _resolve(self, root: Path, video: str, frame: int) -> tuple[Path | None, bool]:
+        """The file to read for a frame and whether it is an earlier one; (None, False) if none."""
+        c = self.config
+        path = root / frame_relpath(c.template, video, frame)
+        if path.is_file():
+            return path, False
+        if c.missing == "search_back":
+            for back in range(1, c.search_back + 1):
+                if frame - back < 1:
+                    break
+                other = root / frame_relpath(c.template, video, frame - back)
+                if other.is_file():
+                    return other, True
+        if c.missing == "error":
+            raise DataError(f"feature source frames: frame file {path} not found (video '{video}', "
+                            f"frame {frame}; config keys 'root' and 'template', or set missing: zeros)")
+        return None, False
+
+    def _decode_table(self, fp: str, digest: str, keys: list[tuple[str, int]]) -> tuple[np.ndarray, dict[str, Any]]:
+        from tqdm.auto import tqdm
+
+        root = self.root()
+        size = self.config.size
+        table = np.zeros((len(keys), 3 * size * size), dtype=np.uint8)
+        resolved = [self._resolve(root, video, frame) for video, frame in keys]
+        missing = sum(p is None for p, _ in resolved)
+        searched = sum(s for _, s in resolved)
+
+        def read(row: int) -> None:
+            path = resolved[row][0]
+            if path is None:
+                return  # stays black
+            try:
+                table[row] = decode(path, size).reshape(-1)
+            except OSError as exc:
+                raise DataError(f"feature source frames: cannot decode {path}: {exc}") from None
+
+        with ThreadPoolExecutor(self.config.workers) as pool:
+            for _ in tqdm(pool.map(read, range(len(keys))), total=len(keys), desc="frames", unit="frame",
+                          disable=None, leave=False):
+                pass
+        info = self.info(len(keys), missing, searched)
+        if self.config.cache_dir:
+            self._save(fp, digest, table, info)
+        return table, info
+
+    def _paths(self, fp: str, digest: str) -> tuple[Path, Path]:
+        base = Path(self.config.cache_dir).expanduser() / f"frames-{fp}-{digest}"
+        return base.with_suffix(".npy"), base.with_suffix(".json")
+
+    def _npy_table(self, fp: str, digest: str, rows: int) -> tuple[np.ndarray, dict[str, Any]] | None:
+        if not self.config.cache_dir:
+            return None
+        npy, meta = self._paths(fp, digest)
+        if not (npy.is_file() and meta.is_file()):
+            return None
+        try:
+            info = json.loads(meta.read_text(encoding="utf-8"))
+            table = np.load(npy, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        size = self.config.size
+        if table.dtype != np.uint8 or table.shape != (rows, 3 * size * size) or info.get("frames") != rows:
+            return None
+        return table, info
+
+    def _save(self, fp: str, digest: str, table: np.ndarray, info: dict[str, Any]) -> None:
+        """Write the table (.npy) and its info (.json) atomically into ``cache_dir``."""
+        npy, meta = self._paths(fp, digest)
+        npy.parent.mkdir(parents=True, exist_ok=True)
+        tmp = npy.parent / f".{npy.stem}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as fh:
+            np.save(fh, table, allow_pickle=False)
+        os.replace(tmp, npy)
+        tmp.write_text(json.dumps(info), encoding="utf-8")
+        os.replace(tmp, meta)

@@ -1,0 +1,124 @@
+"""RULSTM: rolling-unrolling LSTMs (Furnari & Farinella, ICCV 2019 / TPAMI 2020) as a student.
+
+A rolling LSTM encodes the observed steps one by one. At each anticipation step ``i`` an
+unrolling LSTM starts from the rolling state ``(h, c)`` after step ``i`` and is fed the step-``i``
+feature repeated until the action start; a classifier on its last hidden state predicts the
+action from step ``i``. Every anticipation step is trained on the same target (the reference's
+loss), and the step at start - tau_a (``anticipation_index``) is the one scored and distilled.
+
+**Unroll length.** The prediction at step ``i`` of ``T`` given steps reads
+``(T - 1 - i) + unroll_extra + 1`` inputs: the step itself, then one per step spacing up to the
+action start, where ``unroll_extra`` is the number of spacings between the last given step and
+the start. With RULSTM-style sampling the last step lies one spacing (alpha) before the start,
+so the default ``unroll_extra = 1`` gives the reference's ``T - i + 1`` exactly. With AVT-style
+sampling (no steps after start - tau_a, ``anticipation_index = T - 1``) the last step lies tau_a
+before the start: set ``unroll_extra`` to ``ceil(tau_a / step)`` (2 for EPIC-55's 1 s at 2 fps;
+the default 1 fits EGTEA's 0.5 s at 1 fps). The student cannot tell the two samplings apart from
+its input alone (RULSTM sampling with tau_a = alpha also has no later steps), hence the setting.
+
+**Sequence completion pretraining.** For :meth:`pretrain_epochs` epochs the loop sets
+``model.stage = "pretrain"``; the unrolling LSTM at step ``i`` then reads the true features of
+steps ``i, i+1, ...`` (the last given step repeated for the ``unroll_extra`` spacings no feature
+covers, so both stages unroll equally far). In the ``train`` stage the prediction at step ``i``
+never reads a step after ``i``. Unlike the reference, which restarts from the pretrained weights
+with a fresh optimiser, the same model and optimiser go on.
+
+**MATT.** With several modalities in the feature layout, one rolling/unrolling branch runs per
+modality on its columns, and an MLP over the concatenated ``[unrolled h, rolling c]`` of every
+branch gives softmax weights that fuse the branch scores per step. The reference trains the
+branches first, then MATT over the frozen-initialised branches; here everything is trained
+jointly, end to end, in one run (sequence completion then covers every branch at once).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from benchmark.api import Student
+from benchmark.errors import ConfigError
+
+
+@dataclass
+class RULSTMConfig:
+    hidden: int = 128
+    dropout: float = 0.5  # on the inputs, before the classifier and inside MATT, as in the reference
+    ant_steps: int = 8  # the last steps that get a prediction (RULSTM's S_ant); must cover tau_a
+    unroll_extra: int = 1  # step spacings between the last given step and the action start
+    sc_epochs: int = 2  # sequence-completion pretraining epochs (0: none)
+    modalities: list[str] = field(default_factory=list)  # branches; [] = every modality in the layout
+
+    def __post_init__(self) -> None:
+        checks = {
+            "hidden": (self.hidden >= 1, "a positive integer"),
+            "dropout": (0.0 <= self.dropout < 1.0, "a value in [0, 1)"),
+            "ant_steps": (self.ant_steps >= 1, "a positive integer"),
+            "unroll_extra": (self.unroll_extra >= 0, "an integer >= 0"),
+            "sc_epochs": (self.sc_epochs >= 0, "an integer >= 0"),
+            "modalities": (len(set(self.modalities)) == len(self.modalities), "distinct names"),
+        }
+        for key, (ok, expected) in checks.items():
+            if not ok:
+                raise ConfigError(f"student rulstm: key '{key}' expects {expected}, got {getattr(self, key)!r}")
+
+
+@dataclass
+class RULSTMPaperConfig(RULSTMConfig):
+    """The published sizes (``RULSTM/main.py`` defaults, ``train_anticipation_ek55.sh``)."""
+
+    hidden: int = 1024
+    dropout: float = 0.8
+    sc_epochs: int = 100
+
+
+class RULSTMStudent(Student):
+    name = "rulstm"
+    version = "1"
+    description = "rolling-unrolling LSTMs with sequence-completion pretraining and MATT fusion (small preset)"
+    Config = RULSTMConfig
+    uses_future_steps = True
+
+    def branches(self, input_dim: int) -> dict[str, tuple[int, int]]:
+        """Column range of each branch: the chosen modalities of the layout, or all columns."""
+        info = getattr(self, "input_info", None) or {}
+        layout = self.feature_layout or info.get("layout") or {}
+        wanted = list(self.config.modalities) or list(layout)
+        where = f"components.student.{self.name}.modalities"
+        missing = [m for m in wanted if m not in layout]
+        if missing:
+            raise ConfigError(f"{where}: {missing} not in the feature layout {sorted(layout)}")
+        if not wanted or (len(wanted) == 1 and not self.config.modalities):
+            return {wanted[0] if wanted else "all": (0, input_dim)}  # one branch over every column
+        out = {}
+        for m in wanted:
+            lo, hi = (int(v) for v in layout[m])
+            if not 0 <= lo < hi <= input_dim:
+                raise ConfigError(f"{where}: layout of '{m}' {[lo, hi]} is outside the {input_dim} feature columns")
+            out[m] = (lo, hi)
+        return out
+
+    def build(self, input_dim: int, num_classes: int) -> Any:
+        from .rulstm_model import RULSTMNet
+
+        return RULSTMNet(self.branches(input_dim), num_classes, self.config, self.anticipation_index, self.name)
+
+    def pretrain_epochs(self) -> int:
+        return int(self.config.sc_epochs)
+
+    def own_loss(self, output: dict, targets: Any, step_targets: Any = None) -> Any:
+        """Cross-entropy averaged over the predictions of every anticipation step."""
+        import torch.nn.functional as F
+
+        scores = output["all_logits"].float()
+        n = scores.shape[1]
+        return F.cross_entropy(scores.reshape(-1, scores.shape[-1]), targets.repeat_interleave(n))
+
+
+class RULSTMPaperStudent(RULSTMStudent):
+    name = "rulstm-paper"
+    description = "RULSTM with the published sizes and optimiser (hidden 1024, dropout 0.8, SGD)"
+    Config = RULSTMPaperConfig
+    #: ``RULSTM/main.py`` defaults; 100 epochs for each of the sequence-completion and
+    #: anticipation runs of ``scripts/train_anticipation_ek55.sh``
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "batch_size": 128, "epochs": 100,
+    }
