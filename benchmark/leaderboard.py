@@ -281,10 +281,30 @@ def render_markdown(board: Leaderboard, title: str, command: str, note: str = ""
     return "\n".join(lines)
 
 
-def write(board: Leaderboard, out_dir: Path, stem: str, title: str, command: str) -> list[Path]:
+def write(board: Leaderboard, out_dir: Path, stem: str, title: str, command: str,
+          records: Iterable[dict[str, Any]] | None = None) -> list[Path]:
+    """``<stem>.md``, ``.csv``, ``.tex`` and ``.html`` with its plots in ``<stem>_files/``.
+
+    ``records`` (those the board was built from) give the plots their per-seed spread and teacher
+    scores. Everything is rendered in memory first, then each file is replaced atomically, the
+    images before the page that shows them and the page last: a failure leaves the old files.
+    """
+    from . import leaderboard_html
+
     out_dir = Path(out_dir)
-    md_path, csv_path = out_dir / f"{stem}.md", out_dir / f"{stem}.csv"
-    atomic.write_text(md_path, render_markdown(board, title, command))
+    md = render_markdown(board, title, command)
     csv = board.long.drop(columns=["text"], errors="ignore").to_csv(index=False, float_format="%.4f")
-    atomic.write_text(csv_path, csv)
-    return [md_path, csv_path]
+    pages = leaderboard_html.render(board, stem, title, command, records)
+    files = out_dir / leaderboard_html.files_dir(stem)
+    images = [files / name for name in pages.images]
+    for path in images:
+        atomic.write_bytes(path, pages.images[path.name])
+    paths = [out_dir / f"{stem}.{ext}" for ext in ("md", "csv", "tex", "html")]
+    for path, text in zip(paths, (md, csv, pages.tex, pages.html)):
+        atomic.write_text(path, text)
+    for name in leaderboard_html.PLOT_FILES:  # plots this page no longer shows
+        if name not in pages.images:
+            (files / name).unlink(missing_ok=True)
+    if files.is_dir() and not any(files.iterdir()):
+        files.rmdir()
+    return paths + images

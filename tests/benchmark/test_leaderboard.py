@@ -49,11 +49,11 @@ def test_markdown_labels_synthetic_rows_lists_failures_and_cites_sources():
 
 def test_csv_is_tidy_and_written_atomically(tmp_path):
     paths = leaderboard.write(board(), tmp_path, "x", "T", "cmd")
-    assert [p.name for p in paths] == ["x.md", "x.csv"]
+    assert [p.name for p in paths] == ["x.md", "x.csv", "x.tex", "x.html", "relative_gain.png"]
     df = pd.read_csv(tmp_path / "x.csv")
     assert {"source", "data", "student", "teacher", "loss", "dataset", "metric", "mean", "std", "n",
             "delta", "rel_gain_pct"} <= set(df.columns)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv", "x.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv", "x.html", "x.md", "x.tex", "x_files"]
 
 
 def test_chosen_reference_row():
