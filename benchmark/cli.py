@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .download import RemoteFile
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_CONFIG = 0, 1, 2
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -44,7 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--leaderboard-dir", type=Path, default=Path("leaderboards"),
                      help="where the leaderboard is written (default: leaderboards/)")
     run.add_argument("--no-leaderboard", action="store_true", help="do not write a leaderboard")
-    run.add_argument("--launcher", default="inline", help="how cells are executed (see `bench plugins`)")
+    run.add_argument("--launcher", default="inline",
+                     help="how cells are executed: inline, process, queue, submitit (see `bench plugins`, docs/scaling.md)")
+    run.add_argument("--processes", type=int, default=None, metavar="N",
+                     help="data-parallel ranks per cell (launchers process, queue, submitit)")
+    run.add_argument("--gpus", default=None, metavar="IDS",
+                     help="GPUs the queue launcher spreads cells over, e.g. 0,1,2,3 (default: every visible GPU)")
+    run.add_argument("--slots", type=int, default=None, metavar="N",
+                     help="cells at a time on CPU (queue launcher)")
+    run.add_argument("--launcher-set", dest="launcher_set", action="append", default=[], metavar="KEY=VALUE",
+                     help="any launcher option, e.g. --launcher-set timeout_s=3600 --launcher-set partition=gpu")
     run.add_argument("--force", action="store_true", help="re-run cells that already have a record")
     run.add_argument("--rerun-failed", action="store_true", help="re-run cells recorded as failed")
     run.add_argument("--dry-run", action="store_true", help="list every cell with its run id and status")
@@ -90,7 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
                             "with teacher none and loss none, per source)")
     _data_parser(sub)
     _features_parser(sub)
+    _logs_parser(sub)
     return parser
+
+
+def _logs_parser(sub: Any) -> None:
+    logs = sub.add_parser("logs", help="summarise the loss logs of one cell or of every cell of a matrix")
+    logs.add_argument("run_id", nargs="?", default=None, metavar="RUN_ID",
+                      help="a run id (or a unique prefix of one) under RUNS_DIR")
+    logs.add_argument("--matrix", default=None, metavar="NAME|PATH", help="every cell of this matrix instead")
+    logs.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    logs.add_argument("--data-dir", type=Path, default=None)
+    logs.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    _common(logs)
 
 
 def _data_parser(sub: Any) -> None:
@@ -164,7 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins,
                 "leaderboard": cmd_leaderboard, "data": cmd_data, "baselines": cmd_baselines,
-                "teachers": cmd_teachers, "features": cmd_features}[args.command](args)
+                "teachers": cmd_teachers, "features": cmd_features,
+                "logs": cmd_logs}[args.command](args)
     except (ConfigError, PluginError, DownloadError) as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -233,6 +256,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     runner = Runner(plugins, args.runs_dir, data_dir=args.data_dir, cache_dir=args.cache_dir,
                     launcher=args.launcher, progress=not args.no_progress)
     plugins.get("launcher", args.launcher, "--launcher")
+    launcher_options = _launcher_options(args)
+    runner.make_launcher(launcher_options)  # a bad option fails before anything runs
     if args.dry_run:
         jobs = runner.plan(matrix)
         from tabulate import tabulate
@@ -244,21 +269,125 @@ def cmd_run(args: argparse.Namespace) -> int:
         counts = {s: sum(j.status == s for j in jobs) for s in ("ok", "failed", "pending")}
         print(f"{len(jobs)} cells: {counts['ok']} ok, {counts['failed']} failed, {counts['pending']} pending")
         return EXIT_OK
-    summary = runner.run(matrix, force=args.force, rerun_failed=args.rerun_failed)
+    try:
+        summary = runner.run(matrix, force=args.force, rerun_failed=args.rerun_failed,
+                             launcher_options=launcher_options)
+    except KeyboardInterrupt:
+        _report_interrupt(runner, matrix, args)
+        return EXIT_INTERRUPTED
     if not args.no_leaderboard:
         # the leaderboard always covers the whole matrix, also after a run limited with --only
         paths = write_matrix_leaderboard(plugins, runner, full, args.leaderboard_dir, _command_line())
         print("leaderboard: " + ", ".join(str(p) for p in paths), file=sys.stderr)
     previous_failed = [j for j in summary.skipped if j.status == "failed"]
     n_failed = len(summary.failed) + len(previous_failed)
+    elsewhere = getattr(summary, "elsewhere", [])
     print(
-        f"done: {len(summary.executed) - len(summary.failed)} ran ok, {len(summary.failed)} failed, "
-        f"{len(summary.skipped)} skipped (already recorded"
+        f"done: {len(summary.executed) - len(summary.failed) - len(elsewhere)} ran ok, {len(summary.failed)} failed, "
+        + (f"{len(elsewhere)} left to another runner, " if elsewhere else "")
+        + f"{len(summary.skipped)} skipped (already recorded"
         + (f", {len(previous_failed)} of them failed: use --rerun-failed" if previous_failed else "")
         + ")",
         file=sys.stderr,
     )
     return EXIT_FAILED_CELLS if n_failed else EXIT_OK
+
+
+def _launcher_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The launcher's Config values given on the command line (``--launcher-set`` parsed as YAML)."""
+    from .config import apply_overrides
+
+    for item in args.launcher_set:
+        if "=" not in item or not item.split("=", 1)[0].strip():
+            raise ConfigError(f"--launcher-set {item!r}: expected KEY=VALUE, e.g. timeout_s=3600")
+    options: dict[str, Any] = apply_overrides({}, [f"options.{item}" for item in args.launcher_set]).get("options", {})
+    if args.processes is not None:
+        options["num_processes"] = args.processes
+    if args.gpus is not None:
+        options["gpus"] = [g.strip() for g in args.gpus.split(",") if g.strip()]
+    if args.slots is not None:
+        options["slots"] = args.slots
+    return options
+
+
+def _report_interrupt(runner: Any, matrix: Any, args: argparse.Namespace) -> None:
+    """After Ctrl-C: which cells finished, which one was cut short, which never started."""
+    journal = runner.journal
+    finished = {r["run_id"]: r for r in journal.finished}
+    interrupted = [j for j in journal.interrupted if j.run_id not in finished]
+    elsewhere = {r["run_id"] for r in journal.elsewhere}
+    skip = set(finished) | {j.run_id for j in interrupted} | elsewhere
+    try:
+        jobs = runner.plan(matrix)
+    except KeyboardInterrupt:  # a second Ctrl-C: report what is known
+        jobs = []
+    not_started = [j for j in jobs if j.run_id not in skip and (
+        args.force or j.status == "pending" or (args.rerun_failed and j.status == "failed"))]
+
+    def show(title: str, labels: list[str]) -> None:
+        print(f"  {title} ({len(labels)})" + (":" if labels else ""), file=sys.stderr)
+        for label in labels[:20]:
+            print(f"    {label}", file=sys.stderr)
+        if len(labels) > 20:
+            print(f"    ... and {len(labels) - 20} more", file=sys.stderr)
+
+    print("bench: interrupted (Ctrl-C); no leaderboard written", file=sys.stderr)
+    show("finished", [f"{r['cell']['label']} {r['status']}" for r in finished.values()])
+    show("interrupted, left pending (runs again next time)", [j.cell.label for j in interrupted])
+    if elsewhere:
+        show("left to another runner", [r["cell"]["label"] for r in journal.elsewhere])
+    show("not started", [j.cell.label for j in not_started])
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    """`bench logs RUN_ID | --matrix NAME`: a compact summary of per-cell loss logs."""
+    from . import checkpoint, tracking
+    from .store import RunStore
+
+    store = RunStore(args.runs_dir)
+    if args.matrix:
+        from .matrix import load_matrix
+        from .runner import Runner
+
+        plugins = _plugins(args)
+        matrix = load_matrix(args.matrix, plugins, args.overrides)
+        runner = Runner(plugins, args.runs_dir, data_dir=args.data_dir, progress=False)
+        cells = [(j.run_id, j.cell.label) for j in runner.plan(matrix)]
+    elif args.run_id:
+        cells = [(_find_run(store, args.run_id), "")]
+    else:
+        raise ConfigError("bench logs: give a RUN_ID or --matrix NAME")
+    for rid, label in cells:
+        record = store.read_record(rid) or {}
+        label = label or (record.get("cell") or {}).get("label", "")
+        ckpt = checkpoint.latest(store.run_dir(rid) / checkpoint.FOLDER)
+        if record:
+            status = str(record.get("status", "?"))
+        elif store.lock_path(rid).exists():
+            status = "running"
+        elif ckpt is not None:
+            status = f"unfinished, checkpoint after epoch {ckpt.epoch}"
+        else:
+            status = "pending"
+        entries = tracking.read_losses(store.run_dir(rid) / tracking.LOSSES)
+        print(f"{rid}  {label}  [{status}]")
+        print(f"    {tracking.format_summary(tracking.summarise(entries))}")
+    return EXIT_OK
+
+
+def _find_run(store: Any, run_id: str) -> str:
+    """A run id from a full id or a unique prefix of one."""
+    import glob
+
+    if store.run_dir(run_id).is_dir():
+        return run_id
+    root = Path(store.root)
+    matches = sorted(p.name for p in root.glob(f"{glob.escape(run_id)}*") if p.is_dir() and not p.name.startswith("_"))
+    if not matches:
+        raise ConfigError(f"{root}: no run '{run_id}' (`bench run --dry-run` lists the run ids of a matrix)")
+    if len(matches) > 1:
+        raise ConfigError(f"{root}: run id prefix '{run_id}' is ambiguous: {', '.join(matches[:5])}")
+    return matches[0]
 
 
 def _command_line() -> str:
@@ -277,7 +406,7 @@ def write_matrix_leaderboard(plugins: Any, runner: Any, matrix: Any, out_dir: Pa
     board = leaderboard.build(records, tables, primary or matrix.leaderboard.primary,
                               matrix.leaderboard.metrics or None, reference or matrix.leaderboard.reference or None)
     stem = matrix.leaderboard.output or matrix.name
-    return leaderboard.write(board, out_dir, stem, f"Leaderboard: {matrix.name}", command)
+    return leaderboard.write(board, out_dir, stem, f"Leaderboard: {matrix.name}", command, records)
 
 
 def cmd_teachers(args: argparse.Namespace) -> int:
@@ -350,7 +479,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         names = args.baseline if args.baseline is not None else plugins.registries["baseline"].names()
         tables = [plugins.get("baseline", n, "--baseline") for n in names]
         board = leaderboard.build(records, tables, args.primary or "top5_action", reference=args.reference)
-        paths = leaderboard.write(board, args.out, "leaderboard", "Leaderboard", _command_line())
+        paths = leaderboard.write(board, args.out, "leaderboard", "Leaderboard", _command_line(), records)
     print("\n".join(str(p) for p in paths))
     return EXIT_OK
 

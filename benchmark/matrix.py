@@ -50,6 +50,23 @@ class TrainConfig:
     # without one fold of training videos (out-of-fold), instead of from a teacher that saw them
     teacher_cross_fit: int = 0
     cpu: bool = False  # force CPU even when a GPU is visible
+    # limits of one cell (0 = none), checked between training steps; exceeding one fails the cell
+    time_budget_s: float = 0.0  # wall time since the cell started
+    memory_budget_mb: float = 0.0  # peak resident memory of the process during the cell
+    checkpoint_every_epochs: int = 0  # 0 = off; an unfinished cell resumes from its last checkpoint
+    trackers: list[str] = field(default_factory=list)  # Accelerate trackers, e.g. [tensorboard]
+
+    def __post_init__(self) -> None:
+        for key in ("time_budget_s", "memory_budget_mb", "checkpoint_every_epochs"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key}: expected >= 0 (0 = off), got {getattr(self, key)}")
+        if self.trackers:
+            from accelerate.utils import LoggerType
+
+            known = sorted(t.value for t in LoggerType)
+            for name in self.trackers:
+                if name not in known:
+                    raise ValueError(f"trackers: unknown tracker {name!r}; Accelerate knows {', '.join(known)}")
 
 
 @dataclass

@@ -20,6 +20,11 @@ def digest(obj: Any, length: int = 16) -> str:
     return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()[:length]
 
 
+#: training keys that say how a cell is run, not what it computes: left out of the run id, so
+#: turning on checkpoints or TensorBoard, or setting a budget, reuses finished cells
+OPERATIONAL_TRAIN_KEYS = ("time_budget_s", "memory_budget_mb", "checkpoint_every_epochs", "trackers")
+
+
 def identity(cell: Any, versions: dict[str, str], dataset_fingerprint: str, suite_major: str,
              feature_fingerprint: str = "") -> dict[str, Any]:
     """The hashed content of a cell (also written to its ``config.json``)."""
@@ -29,7 +34,7 @@ def identity(cell: Any, versions: dict[str, str], dataset_fingerprint: str, suit
         "axes": cell.axes,
         "components": cell.components,
         "configs": cell.configs,
-        "train": cell.train,
+        "train": {k: v for k, v in cell.train.items() if k not in OPERATIONAL_TRAIN_KEYS},
         "metrics": sorted(cell.metrics),
         "versions": versions,
         "dataset_fingerprint": dataset_fingerprint,

@@ -15,17 +15,18 @@ from typing import Any, Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import __version__
+from . import __version__, checkpoint, locks, tracking
 from .api import AnticipationData, TeacherOutput
 from .config import build_config
 from .environment import describe
 from .errors import ConfigError
+from .locks import CellLock
 from .matrix import Cell, Matrix
 from .plugin_manager import Plugins
 from .runid import SCHEMA_VERSION, canonical_json, identity, run_id
 from .store import RunStore
 from .teacher_cache import TeacherCache
-from .training import train_and_evaluate
+from .training import Budget, peak_rss_mb, reset_peak_rss, train_and_evaluate
 
 DEFAULT_DATA_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lm2video-bench" / "data"
 
@@ -51,7 +52,12 @@ class Summary:
 
     @property
     def failed(self) -> list[dict[str, Any]]:
-        return [r for r in self.executed if r.get("status") != "ok"]
+        return [r for r in self.executed if r.get("status") not in ("ok", *NOT_RUN)]
+
+    @property
+    def elsewhere(self) -> list[dict[str, Any]]:
+        """Cells left to another runner (locked by it, or recorded by it meanwhile)."""
+        return [r for r in self.executed if r.get("status") in NOT_RUN]
 
 
 def data_kind(dataset_kind: str, feature_kind: str) -> str:
@@ -129,9 +135,13 @@ class Runner:
     # -- running -------------------------------------------------------------------------------
 
     def run(self, matrix: Matrix, force: bool = False, rerun_failed: bool = False,
-            echo: Callable[[str], None] | None = None) -> Summary:
+            echo: Callable[[str], None] | None = None,
+            launcher_options: dict[str, Any] | None = None) -> Summary:
+        """Run the cells without a record (all with ``force``; failed ones too with
+        ``rerun_failed``) through the launcher, configured with ``launcher_options``."""
         echo = echo or (lambda line: print(line, file=sys.stderr))
         jobs = self.plan(matrix)
+        launcher = self.make_launcher(launcher_options)
         summary = Summary(jobs)
         todo = []
         for job in jobs:
@@ -143,8 +153,6 @@ class Runner:
             f"matrix '{matrix.name}': {len(jobs)} cells, {len(todo)} to run, "
             f"{len(summary.skipped)} already recorded (runs in {self.store.root})"
         )
-        launcher_cls = self.plugins.get("launcher", self.launcher_name, "--launcher")
-        launcher = launcher_cls()
         bar = tqdm(total=len(todo), desc="matrix", unit="cell", disable=None if (self.progress and todo) else True)
         try:
             for i, record in enumerate(launcher.launch(todo, self.execute), start=1):
@@ -161,17 +169,80 @@ class Runner:
             bar.close()
         return summary
 
+    @property
+    def journal(self) -> Journal:
+        """What :meth:`execute` did in this process (for the report after Ctrl-C)."""
+        if not hasattr(self, "_journal"):
+            self._journal = Journal()
+        return self._journal
+
+    def cell_lock(self, run_id: str) -> CellLock:
+        """The lock of one cell (``runs/_locks/<run_id>.lock``); ``lock_timeout_s`` overrides
+        ``BENCH_LOCK_TIMEOUT_S``."""
+        return CellLock(self.store.lock_path(run_id), timeout_s=getattr(self, "lock_timeout_s", None))
+
+    def make_launcher(self, options: dict[str, Any] | None = None) -> Any:
+        """The launcher named at construction, its Config built from ``options``."""
+        cls = self.plugins.get("launcher", self.launcher_name, "--launcher")
+        return cls(build_config(cls.Config, options, f"--launcher {self.launcher_name}"))
+
     def execute(self, job: Job) -> dict[str, Any]:
-        """Run one cell in this process and write its record. Never raises for cell errors."""
+        """Run one cell in this process and write its record. Never raises for cell errors.
+
+        The cell's lock is held from before its folder is prepared until after its record is
+        written. A cell locked by a live runner is not run (status ``running_elsewhere``), nor
+        one that another runner recorded since this one planned (``recorded_elsewhere``); such
+        results are returned, never written. Ctrl-C propagates: no record, the lock released,
+        a checkpoint kept for the next run. Ranks of a multi-process launch take no lock, nor
+        does a process whose launcher holds the lock for it (``BENCH_CELL_LOCK_TOKEN``)."""
+        lock = None
+        if _world_size() <= 1 and not locks.inherited(self.store.lock_path(job.run_id)):
+            lock = self.cell_lock(job.run_id)
+        journal = self.journal
+        if lock is not None and not lock.acquire():
+            holder = lock.owner.describe() if lock.owner else "holder unknown"
+            return self._not_run(job, RUNNING_ELSEWHERE, f"running elsewhere ({holder})")
+        try:
+            if job.status == "pending" and self.store.status(job.run_id) != "pending":
+                return self._not_run(job, RECORDED_ELSEWHERE, "recorded by another runner meanwhile")
+            journal.current = job
+            record = self._execute_locked(job, lock)
+            journal.finished.append(record)
+            return record
+        except KeyboardInterrupt:
+            journal.interrupted.append(job)
+            raise
+        finally:
+            journal.current = None
+            if lock is not None:
+                lock.release()
+
+    def _not_run(self, job: Job, status: str, reason: str) -> dict[str, Any]:
+        """The (unwritten) result of a cell this runner left to another one."""
+        cell = job.cell
+        result = {"run_id": job.run_id, "status": status, "error": reason, "matrix": cell.matrix,
+                  "cell": {**cell.axes, "feature_source": cell.feature_source, "label": cell.label,
+                           "baseline": cell.baseline},
+                  "metrics": {}, "timings": {"total_s": 0.0}}
+        self.journal.elsewhere.append(result)
+        return result
+
+    def _execute_locked(self, job: Job, lock: CellLock | None) -> dict[str, Any]:
         from accelerate import Accelerator
         from accelerate.utils import set_seed
 
         cell = job.cell
         started = datetime.now(timezone.utc)
         t0 = time.perf_counter()
+        reset_peak_rss()
+        budget = Budget(float(cell.train.get("time_budget_s", 0) or 0),
+                        float(cell.train.get("memory_budget_mb", 0) or 0), started=t0)
         run_dir = self.store.prepare(job.run_id, job.identity)
         accelerator = None
+        trackers = False
         log = _cell_logger(run_dir, _process_index())
+        if lock is not None and lock.broken:
+            log.warning("took over a stale lock: %s", lock.broken)
         timings: dict[str, Any] = {}
         record: dict[str, Any] = {
             "run_id": job.run_id,
@@ -194,7 +265,11 @@ class Runner:
             "timings": timings,
         }
         try:
-            accelerator = Accelerator(cpu=bool(cell.train["cpu"]), mixed_precision=cell.train["mixed_precision"])
+            accelerator = Accelerator(cpu=bool(cell.train["cpu"]), mixed_precision=cell.train["mixed_precision"],
+                                      **tracking.accelerator_kwargs(cell.train, run_dir))
+            trackers = tracking.start_trackers(accelerator, cell.train, cell.matrix, cell.label,
+                                               {"cell": cell.axes, "run_id": job.run_id, "train": cell.train,
+                                                "configs": cell.configs})
             self.plugins.hook().bench_before_cell(cell=cell, run_dir=run_dir)
             log.info("cell %s run_id %s", cell.label, job.run_id)
             tic = time.perf_counter()
@@ -240,9 +315,13 @@ class Runner:
                 x_train, y_train, x_val,
                 teacher_outputs["train"] if teacher_outputs is not None else None,
                 data.classes.num_actions, cell.seed, accelerator, log, self.progress,
-                step_train=step_train, member_train=member_train,
+                step_train=step_train, member_train=member_train, budget=budget,
+                checkpoint_dir=run_dir / checkpoint.FOLDER,
+                loss_log=tracking.LossLog(run_dir, accelerator, trackers),
             )
             timings["train_eval_s"] = round(time.perf_counter() - tic, 3)
+            if result.resumed_from_epoch:
+                record["resumed_from_epoch"] = result.resumed_from_epoch
             record["metrics"] = self.compute_metrics(cell, result.val_scores, data)
             record["higher_is_better"] = {
                 m: bool(self.plugins.get("metric", m).higher_is_better) for m in cell.metrics
@@ -251,10 +330,19 @@ class Runner:
             record["student_parameters"] = result.num_parameters
             record["num_samples"] = {k: len(v) for k, v in data.splits.items()}
             record["status"] = "ok"
+        except KeyboardInterrupt:
+            log.warning("interrupted (Ctrl-C) after %.1f s: no record written, the cell stays pending",
+                        time.perf_counter() - t0)
+            raise
         except Exception as exc:  # a failing cell is recorded; the matrix goes on
             record["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
             log.error("cell failed:\n%s", traceback.format_exc())
         finally:
+            try:
+                tracking.end_trackers(accelerator, trackers)
+            except Exception as exc:  # a tracker failing to close must not lose the record
+                log.warning("closing the trackers failed: %s: %s", type(exc).__name__, exc)
+            timings["peak_rss_mb"] = round(peak_rss_mb(), 1)
             timings["total_s"] = round(time.perf_counter() - t0, 3)
             record["started_at"] = started.isoformat()
             record["ended_at"] = datetime.now(timezone.utc).isoformat()
@@ -268,6 +356,7 @@ class Runner:
             record["error"] = f"bench_update_record hook raised {type(exc).__name__}: {exc}".splitlines()[0][:500]
         if accelerator is None or accelerator.is_main_process:
             self.store.write_record(job.run_id, record)
+            checkpoint.clear(run_dir / checkpoint.FOLDER)  # the record supersedes it
             try:
                 self.plugins.hook().bench_after_cell(cell=cell, record=record)
             except Exception as exc:  # the record is written; a tracker failing must not stop the matrix
@@ -475,6 +564,29 @@ def step_labels(data: AnticipationData, split: str) -> np.ndarray:
                     out[i, j] = seg.action
                     break
     return out
+
+
+RUNNING_ELSEWHERE = "running_elsewhere"
+RECORDED_ELSEWHERE = "recorded_elsewhere"
+#: statuses of cells a runner left to another runner (returned by execute, never written)
+NOT_RUN = (RUNNING_ELSEWHERE, RECORDED_ELSEWHERE)
+
+
+@dataclass
+class Journal:
+    """The cells :meth:`Runner.execute` finished or was interrupted in, in this process."""
+
+    finished: list[dict[str, Any]] = field(default_factory=list)
+    interrupted: list[Job] = field(default_factory=list)
+    elsewhere: list[dict[str, Any]] = field(default_factory=list)  # left to another runner
+    current: Job | None = None
+
+
+def _world_size() -> int:
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1") or 1)
+    except ValueError:
+        return 1
 
 
 def _process_index() -> int:

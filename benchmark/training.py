@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,8 +15,10 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
+from . import checkpoint
 from .api import DistillLoss, Student, TeacherOutput
-from .errors import NonFiniteLoss
+from .errors import BenchError, NonFiniteLoss
+from .tracking import LossLog, epoch_entry
 
 
 @dataclass
@@ -21,6 +26,58 @@ class TrainResult:
     val_scores: np.ndarray  # [N_val, C] float32 logits, in sample order
     epoch_losses: list[float] = field(default_factory=list)
     num_parameters: int = 0
+    resumed_from_epoch: int = 0  # epochs restored from a checkpoint (0: trained from scratch)
+
+
+class BudgetExceeded(BenchError):
+    """A cell went over its ``train.time_budget_s`` or ``train.memory_budget_mb``."""
+
+
+def reset_peak_rss() -> bool:
+    """Restart the peak-resident-memory counter of this process (Linux); False where impossible,
+    and the peak then covers the whole process lifetime."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB (since the last :func:`reset_peak_rss`)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    import resource  # POSIX only
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+
+
+@dataclass
+class Budget:
+    """Time and memory limits of one cell (0 = none), checked between training steps."""
+
+    time_s: float = 0.0
+    memory_mb: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+
+    def check(self) -> None:
+        if self.time_s > 0:
+            elapsed = time.perf_counter() - self.started
+            if elapsed > self.time_s:
+                raise BudgetExceeded(f"time budget exceeded ({elapsed:.2f} s > {self.time_s:g} s)")
+        if self.memory_mb > 0:
+            peak = peak_rss_mb()
+            if peak > self.memory_mb:
+                raise BudgetExceeded(
+                    f"memory budget exceeded ({peak:.0f} MB > {self.memory_mb:g} MB peak resident memory)"
+                )
 
 
 class _TrainModule(torch.nn.Module):
@@ -41,8 +98,11 @@ class _TrainModule(torch.nn.Module):
             value = self.student.own_loss(out, y, steps)
         else:
             value = self.student.own_loss(out, y)
+        self.parts = {"own": value.detach()}  # for the loss log
         if self.distill is not None and teacher is not None:
-            value = value + self.distill(out, teacher)
+            term = self.distill(out, teacher)
+            self.parts["distill"] = torch.as_tensor(term).detach()
+            value = value + term
         return value
 
 
@@ -74,11 +134,17 @@ def train_and_evaluate(
     progress: bool = True,
     step_train: np.ndarray | None = None,
     member_train: np.ndarray | None = None,
+    budget: Budget | None = None,
+    checkpoint_dir: Path | None = None,
+    loss_log: LossLog | None = None,
 ) -> TrainResult:
     """Train ``student`` (plus the distillation term) on ``x_train`` and score ``x_val``.
 
     ``step_train`` ``[N, T]``: per-step action labels for students with ``needs_step_labels``;
-    ``member_train`` ``[N, M, C]``: logits of every teacher of an ensemble loss."""
+    ``member_train`` ``[N, M, C]``: logits of every teacher of an ensemble loss; ``budget``:
+    limits checked before every step; ``checkpoint_dir``: resume from the newest checkpoint found
+    there, and save one every ``train["checkpoint_every_epochs"]`` epochs; ``loss_log``: one
+    line per epoch (and tracker calls)."""
     model = student.build(int(x_train.shape[-1]), num_classes)
     student_dim = int(getattr(model, "feature_dim", 0))
     teacher_dim = None
@@ -122,14 +188,28 @@ def train_and_evaluate(
     epoch_losses: list[float] = []
     show = progress and accelerator.is_local_main_process
     inner = accelerator.unwrap_model(modules)
-    for epoch, stage in enumerate(stages):
+    start = 0
+    if checkpoint_dir is not None:
+        start, epoch_losses = _resume(checkpoint_dir, inner, optimizer, generator, accelerator, stages, log)
+        if start and hasattr(train_loader, "set_epoch"):
+            train_loader.set_epoch(start)
+    every = int(train.get("checkpoint_every_epochs", 0) or 0)
+    if loss_log is not None:
+        loss_log.begin(start)
+    steps_per_epoch = len(train_loader)
+    for epoch in range(start, len(stages)):
+        stage = stages[epoch]
         if hasattr(inner.model, "stage") or pretrain:
             inner.model.stage = stage
         modules.train()
         total, count = 0.0, 0
+        own_sum = distill_sum = None
+        tic = time.perf_counter()
         name = f"pretrain {epoch + 1}/{pretrain}" if stage == "pretrain" else f"epoch {epoch - pretrain + 1}/{train['epochs']}"
         bar = tqdm(train_loader, desc=name, leave=False, disable=None if show else True)
         for step, (x, y, idx, steps) in enumerate(bar):
+            if budget is not None:
+                budget.check()
             batch = None
             if soft_logits is not None and stage == "train":
                 batch = {"logits": soft_logits[idx]}
@@ -146,8 +226,16 @@ def train_and_evaluate(
             if train["grad_clip"] > 0:
                 accelerator.clip_grad_norm_(modules.parameters(), train["grad_clip"])
             optimizer.step()
-            total += float(value.detach()) * len(y)
+            current = float(value.detach())
+            total += current * len(y)
             count += len(y)
+            parts = getattr(inner, "parts", {})
+            if "own" in parts:
+                own_sum = parts["own"].float() * len(y) + (0 if own_sum is None else own_sum)
+            if "distill" in parts:
+                distill_sum = parts["distill"].float() * len(y) + (0 if distill_sum is None else distill_sum)
+            if loss_log is not None:
+                loss_log.step(epoch * steps_per_epoch + step + 1, current)
             if show:
                 bar.set_postfix(loss=f"{total / max(count, 1):.4f}")
         mean = total / max(count, 1)
@@ -155,6 +243,17 @@ def train_and_evaluate(
             raise NonFiniteLoss(f"mean loss became {mean} at {name}")
         epoch_losses.append(mean)
         log.info("%s loss %.5f", name, mean)
+        if loss_log is not None:
+            loss_log.epoch(epoch_entry(
+                epoch + 1, stage, (epoch + 1) * steps_per_epoch, mean,
+                None if own_sum is None else float(own_sum) / max(count, 1),
+                None if distill_sum is None else float(distill_sum) / max(count, 1),
+                float(optimizer.param_groups[0]["lr"]), time.perf_counter() - tic,
+            ))
+        if checkpoint_dir is not None and every > 0 and (epoch + 1) % every == 0 and epoch + 1 < len(stages):
+            _save_checkpoint(checkpoint_dir, epoch + 1, inner, optimizer, generator, accelerator, stages,
+                             epoch_losses)
+            log.info("checkpoint saved after epoch %d of %d", epoch + 1, len(stages))
 
     if hasattr(inner.model, "stage"):
         inner.model.stage = "train"
@@ -171,4 +270,45 @@ def train_and_evaluate(
     positions = torch.cat(order).numpy()
     out = np.empty_like(scores)
     out[positions] = scores
-    return TrainResult(out.astype(np.float32), epoch_losses, num_parameters)
+    return TrainResult(out.astype(np.float32), epoch_losses, num_parameters, start)
+
+
+def _save_checkpoint(folder: Path, epoch: int, inner: torch.nn.Module, optimizer: Any, generator: torch.Generator,
+                     accelerator: Any, stages: list[str], epoch_losses: list[float]) -> None:
+    """Model + distillation head, optimizer, RNG states and losses after ``epoch`` epochs."""
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        tensors = {f"module/{k}": v for k, v in inner.state_dict().items()}
+        opt_tensors, opt_state = checkpoint.pack_optimizer(optimizer.state_dict())
+        rng_tensors, rng_plain = checkpoint.rng_state(generator)
+        scaler = getattr(accelerator, "scaler", None)
+        state = {"stages": stages, "epoch_losses": epoch_losses, "optimizer": opt_state, "rng": rng_plain,
+                 "scaler": scaler.state_dict() if scaler is not None else None}
+        checkpoint.save(folder, epoch, {**tensors, **opt_tensors, **rng_tensors}, state)
+    accelerator.wait_for_everyone()
+
+
+def _resume(folder: Path, inner: torch.nn.Module, optimizer: Any, generator: torch.Generator, accelerator: Any,
+            stages: list[str], log: logging.Logger) -> tuple[int, list[float]]:
+    """Load the newest usable checkpoint; (epochs done, their losses), or (0, []) for none."""
+    ckpt = checkpoint.latest(folder)
+    if ckpt is None:
+        return 0, []
+    state = ckpt.state
+    if state.get("stages") != stages or not 0 < ckpt.epoch < len(stages):
+        log.warning("ignoring checkpoint %s: it was saved for another epoch schedule", ckpt.path)
+        return 0, []
+    saved = {k[len("module/"):]: v for k, v in ckpt.tensors.items() if k.startswith("module/")}
+    current = inner.state_dict()
+    if set(saved) != set(current) or any(saved[k].shape != current[k].shape for k in current):
+        log.warning("ignoring checkpoint %s: its tensors do not match the model", ckpt.path)
+        return 0, []
+    inner.load_state_dict(saved)
+    optimizer.load_state_dict(checkpoint.unpack_optimizer(ckpt.tensors, state["optimizer"]))
+    scaler = getattr(accelerator, "scaler", None)
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    checkpoint.restore_rng(ckpt.tensors, state["rng"], generator)
+    log.info("resuming from checkpoint after epoch %d of %d: continuing at epoch %d",
+             ckpt.epoch, len(stages), ckpt.epoch + 1)
+    return ckpt.epoch, [float(v) for v in state.get("epoch_losses", [])][: ckpt.epoch]

@@ -39,3 +39,16 @@ def test_run_id_ignores_key_order_and_is_golden():
     assert run_id(ident) == run_id(flipped)
     assert canonical_json(ident) == '{"axes":{"dataset":"synthetic","seed":0},"configs":{"loss":{"weight":1.0}},"schema":1}'
     assert run_id(ident) == digest(copy.deepcopy(ident)) == "f332b4f89992ca12"
+
+
+def test_operational_train_keys_do_not_change_the_run_id(plugins):
+    from benchmark.matrix import load_matrix
+    from benchmark.runid import identity, run_id
+
+    def rid(*extra):
+        cell = load_matrix("smoke", plugins, ["matrix.seed=[0]", *extra]).cells[0]
+        return run_id(identity(cell, {}, "fp", "0"))
+
+    base = rid()
+    assert rid("train.checkpoint_every_epochs=2", "train.trackers=[tensorboard]", "train.time_budget_s=60") == base
+    assert rid("train.epochs=3") != base

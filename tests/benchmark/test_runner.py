@@ -47,7 +47,7 @@ def test_record_contents_and_teacher_cache_reuse(plugins, tmp_path):
     cached = [r["teacher_cache"]["reused"] for r in summary.executed if r["cell"]["teacher"] != "none"]
     assert sorted(cached) == [False, True, True, True]
     run_dir = tmp_path / "runs" / rec["run_id"]
-    assert {p.name for p in run_dir.iterdir()} == {"config.json", "log.rank0.txt", "record.json"}
+    assert {p.name for p in run_dir.iterdir()} == {"config.json", "log.rank0.txt", "record.json", "losses.jsonl"}
     assert json.loads((run_dir / "config.json").read_text())["axes"]["loss"] == "kl"
 
 

@@ -1,0 +1,65 @@
+"""A queue of independent cells spread over the GPUs of this machine: each free GPU (or group of
+``num_processes`` GPUs, for data-parallel cells) takes the next cell, in its own process with
+``CUDA_VISIBLE_DEVICES`` set to that GPU. Without GPUs, ``slots`` CPU processes run at a time.
+Records come back as cells finish."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmark.errors import ConfigError
+
+from .process import ProcessLauncher
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs this process may use, as ``CUDA_VISIBLE_DEVICES`` names them."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
+    try:
+        import torch
+
+        return [str(i) for i in range(torch.cuda.device_count())]
+    except Exception:  # no usable CUDA runtime: a CPU machine
+        return []
+
+
+class QueueLauncher(ProcessLauncher):
+    name = "queue"
+    version = "1"
+    description = "independent cells in parallel, one per GPU (or `slots` CPU processes), each in its own process"
+
+    @dataclass
+    class Config(ProcessLauncher.Config):
+        #: GPU ids to use (CUDA_VISIBLE_DEVICES names); empty: every visible GPU
+        gpus: list[int | str] = field(default_factory=list)
+        #: cells at a time when no GPU is used
+        slots: int = 1
+        #: threads per CPU rank (0: the machine's cores shared evenly among the running ranks)
+        cpu_threads: int = 0
+        #: run on CPU slots even when GPUs are visible
+        cpu: bool = False
+
+    def __init__(self, config: Any = None):
+        super().__init__(config)
+        if self.config.slots < 1:
+            raise ConfigError(f"launcher {self.name}: slots must be >= 1, got {self.config.slots}")
+        if self.config.cpu_threads < 0:
+            raise ConfigError(f"launcher {self.name}: cpu_threads must be >= 0, got {self.config.cpu_threads}")
+
+    def slots(self) -> list[dict[str, str]]:
+        cfg = self.config
+        gpus = [] if cfg.cpu else ([str(g) for g in cfg.gpus] or visible_gpus())
+        if gpus:
+            n = cfg.num_processes
+            if len(gpus) < n:
+                raise ConfigError(f"launcher {self.name}: num_processes {n} needs {n} GPUs per cell, "
+                                  f"only {len(gpus)} available ({','.join(gpus)})")
+            return [{"CUDA_VISIBLE_DEVICES": ",".join(gpus[i:i + n])} for i in range(0, len(gpus) - n + 1, n)]
+        ranks = cfg.slots * cfg.num_processes
+        threads = cfg.cpu_threads or max(1, (os.cpu_count() or 1) // ranks)
+        # CUDA_VISIBLE_DEVICES="" keeps a CPU slot off any GPU that appears later
+        slot = {"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": str(threads)}
+        return [dict(slot) for _ in range(cfg.slots)]
