@@ -25,6 +25,17 @@ def digest(obj: Any, length: int = 16) -> str:
 OPERATIONAL_TRAIN_KEYS = ("time_budget_s", "memory_budget_mb", "checkpoint_every_epochs", "trackers")
 
 
+def _hashed_train(cell: Any) -> dict[str, Any]:
+    train = {k: v for k, v in cell.train.items() if k not in OPERATIONAL_TRAIN_KEYS}
+    if getattr(cell, "baseline", False):
+        # no teacher: how a teacher would be fitted cannot change the result, so the baseline
+        # row is shared by matrices that differ only there (e.g. in-sample vs out-of-fold)
+        for key in ("teacher_seed", "teacher_cross_fit"):
+            if key in train:
+                train[key] = 0
+    return train
+
+
 def identity(cell: Any, versions: dict[str, str], dataset_fingerprint: str, suite_major: str,
              feature_fingerprint: str = "") -> dict[str, Any]:
     """The hashed content of a cell (also written to its ``config.json``)."""
@@ -34,7 +45,7 @@ def identity(cell: Any, versions: dict[str, str], dataset_fingerprint: str, suit
         "axes": cell.axes,
         "components": cell.components,
         "configs": cell.configs,
-        "train": {k: v for k, v in cell.train.items() if k not in OPERATIONAL_TRAIN_KEYS},
+        "train": _hashed_train(cell),
         "metrics": sorted(cell.metrics),
         "versions": versions,
         "dataset_fingerprint": dataset_fingerprint,

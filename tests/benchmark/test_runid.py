@@ -52,3 +52,16 @@ def test_operational_train_keys_do_not_change_the_run_id(plugins):
     base = rid()
     assert rid("train.checkpoint_every_epochs=2", "train.trackers=[tensorboard]", "train.time_budget_s=60") == base
     assert rid("train.epochs=3") != base
+
+
+def test_teacher_settings_do_not_change_the_baseline_run_id(plugins):
+    from benchmark.matrix import load_matrix
+    from benchmark.runid import identity, run_id
+
+    def rids(*extra):
+        cells = load_matrix("smoke", plugins, ["matrix.seed=[0]", *extra]).cells
+        return {c.loss: run_id(identity(c, {}, "fp", "0")) for c in cells}
+
+    base, oof = rids(), rids("train.teacher_cross_fit=5", "train.teacher_seed=3")
+    assert base["none"] == oof["none"]
+    assert base["kl"] != oof["kl"]
