@@ -23,9 +23,16 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="load every *.py in DIR as a plugin (repeatable; also BENCH_PLUGINS_DIR)")
 
 
+#: named profiles: the matrix each one runs
+PROFILES = {"cpu": "default", "paper": "paper"}
+
+
 def _matrix_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--matrix", nargs="?", const="default", default="default", metavar="NAME|PATH",
                    help="a shipped matrix name (see benchmark/matrices) or a YAML path; default: 'default'")
+    p.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                   help="a named profile instead of --matrix: cpu (the default matrix: offline, no GPU) or "
+                        "paper (the published configurations: GPUs, hub weights, real features)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a matrix key, e.g. --set train.epochs=3 --set matrix.seed=[0,1]")
     p.add_argument("--data-dir", type=Path, default=None,
@@ -183,6 +190,10 @@ def cmd_features(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "profile", None):
+        if "--matrix" in (argv if argv is not None else sys.argv[1:]):
+            parser.error("--profile and --matrix are alternatives: give one")
+        args.matrix = PROFILES[args.profile]
     try:
         return {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins,
                 "leaderboard": cmd_leaderboard, "data": cmd_data, "baselines": cmd_baselines,
@@ -238,10 +249,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     plugins, matrix = _load(args)
     runner = Runner(plugins, Path("runs"), data_dir=args.data_dir)
-    jobs = runner.plan(matrix)  # resolves every component and fingerprints every dataset
+    # resolves every component and fingerprints every dataset; feature files may be absent here
+    jobs = runner.plan(matrix, require_features=False)
     print(f"matrix '{matrix.name}': {len(jobs)} cells valid")
     for combo, reason in matrix.dropped:
         print(f"  dropped {combo}: {reason}")
+    for name, reason in sorted(runner.unavailable_features.items()):
+        print(f"  note: feature source '{name}' is not available here ({reason}); `bench run` needs it")
     return EXIT_OK
 
 
@@ -259,7 +273,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     launcher_options = _launcher_options(args)
     runner.make_launcher(launcher_options)  # a bad option fails before anything runs
     if args.dry_run:
-        jobs = runner.plan(matrix)
+        jobs = runner.plan(matrix, require_features=False)
+        for name, reason in sorted(runner.unavailable_features.items()):
+            print(f"note: feature source '{name}' is not available here ({reason})")
         from tabulate import tabulate
 
         rows = [[j.run_id, j.status, *j.cell.axes.values()] for j in jobs]

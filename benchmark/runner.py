@@ -86,6 +86,7 @@ class Runner:
         self.launcher_name = launcher
         self.progress = progress
         self._fingerprints: dict[str, str] = {}
+        self.unavailable_features: dict[str, str] = {}  # feature source -> why (plan without files)
         self._data: dict[str, AnticipationData] = {}
         self._features: dict[str, dict[str, np.ndarray]] = {}
 
@@ -101,10 +102,17 @@ class Runner:
             self._fingerprints[key] = self._fingerprint(cell, "dataset", lambda c: c.fingerprint(self.data_dir))
         return self._fingerprints[key]
 
-    def feature_fingerprint(self, cell: Cell) -> str:
+    def feature_fingerprint(self, cell: Cell, required: bool = True) -> str:
         key = canonical_json(["fs", cell.components["feature_source"], cell.configs["feature_source"]])
         if key not in self._fingerprints:
-            self._fingerprints[key] = self._fingerprint(cell, "feature_source", lambda c: c.fingerprint())
+            try:
+                self._fingerprints[key] = self._fingerprint(cell, "feature_source", lambda c: c.fingerprint())
+            except ConfigError as exc:
+                if required:
+                    raise
+                # validation without the feature files (e.g. the paper profile on a laptop)
+                self.unavailable_features[cell.feature_source] = str(exc)
+                return "unavailable"
         return self._fingerprints[key]
 
     def _fingerprint(self, cell: Cell, kind: str, fn: Callable[[Any], str]) -> str:
@@ -123,11 +131,13 @@ class Runner:
             out[f"metric.{m}"] = str(self.plugins.get("metric", m).version)
         return out
 
-    def plan(self, matrix: Matrix) -> list[Job]:
+    def plan(self, matrix: Matrix, require_features: bool = True) -> list[Job]:
+        """Jobs of every cell with its run id and status. ``require_features=False`` lets a
+        feature source whose files are absent through (listed in ``unavailable_features``)."""
         jobs = []
         for cell in matrix.cells:
             ident = identity(cell, self.versions(cell), self.dataset_fingerprint(cell), __version__.split(".")[0],
-                             self.feature_fingerprint(cell))
+                             self.feature_fingerprint(cell, require_features))
             rid = run_id(ident)
             jobs.append(Job(cell, rid, ident, self.store.status(rid)))
         return jobs

@@ -160,3 +160,17 @@ def test_teachers_command_writes_a_teacher_only_leaderboard(tmp_path):
     assert "BERT-base teacher" not in md  # the paper's EPIC table is filtered out for other datasets
     res = bench("teachers", "--matrix", matrix, "--runs-dir", tmp_path / "runs", "--leaderboard-dir", tmp_path / "lb")
     assert res.stderr.count("reused") == 2
+
+
+@pytest.mark.skipif(not os.environ.get("BENCH_DATA_DIR"), reason="needs the real annotation files")
+def test_paper_profile_validates_offline_without_features(tmp_path):
+    env = {"BENCH_FEATURES_DIR": str(tmp_path / "no-features"), "HF_HUB_OFFLINE": "1"}
+    res = bench("validate", "--profile", "paper", env=env)
+    assert res.returncode == 0, res.stderr
+    assert "cells valid" in res.stdout and "is not available here" in res.stdout
+    dry = bench("run", "--profile", "paper", "--dry-run", "--runs-dir", tmp_path / "runs", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert "avt-epic55" in dry.stdout and "rulstm-paper" in dry.stdout and "distilbert" in dry.stdout
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    both = bench("validate", "--profile", "paper", "--matrix", "smoke", env=env)
+    assert both.returncode == 2 and "alternatives" in both.stderr

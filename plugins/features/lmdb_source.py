@@ -128,7 +128,7 @@ class LMDBFeatures(FeatureSource):
                         f"feature source lmdb: modality '{modality}' is a relative path and config key "
                         f"'root' is empty; set root to the folder holding one LMDB per modality"
                     )
-                given = Path(c.root).expanduser() / given
+                given = Path(os.path.expandvars(c.root)).expanduser() / given
             path = given.resolve()
             if not (path / "data.mdb").is_file():
                 what = "has no data.mdb" if path.is_dir() else "does not exist"
