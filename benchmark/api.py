@@ -261,6 +261,10 @@ class DistillLoss(Component):
     kind = "loss"
     requires_teacher: ClassVar[bool] = True
     requires_teacher_features: ClassVar[bool] = False
+    #: True only for a loss that adds nothing (``none``): with no teacher, its cells are the
+    #: reference rows of the leaderboards. A teacher-free loss that does add a term (e.g. label
+    #: smoothing) leaves this False, so its rows are compared with the reference, not used as one.
+    adds_nothing: ClassVar[bool] = False
 
     def member_teachers(self) -> list[str]:
         """Aliases (or names) of further teachers this loss combines with the cell's teacher.

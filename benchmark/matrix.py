@@ -341,7 +341,7 @@ def resolve_cell(
         train=_student_train(raw, aliases["student"], student_cls, train, dataset_alias, where),
         metrics=metrics,
         matrix=matrix_name,
-        baseline=bool(teacher_cls.is_null and not loss_cls.requires_teacher),
+        baseline=bool(teacher_cls.is_null and getattr(loss_cls, "adds_nothing", not loss_cls.requires_teacher)),
         members=members,
     )
     return cell, ""

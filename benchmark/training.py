@@ -100,6 +100,7 @@ class _TrainModule(torch.nn.Module):
             value = self.student.own_loss(out, y)
         self.parts = {"own": value.detach()}  # for the loss log
         if self.distill is not None and teacher is not None:
+            # a teacher-free loss (e.g. uniform-kl) gets an empty dict: {} outside pretraining
             term = self.distill(out, teacher)
             self.parts["distill"] = torch.as_tensor(term).detach()
             value = value + term
@@ -211,6 +212,8 @@ def train_and_evaluate(
             if budget is not None:
                 budget.check()
             batch = None
+            if distill is not None and stage == "train" and not loss.requires_teacher:
+                batch = {}
             if soft_logits is not None and stage == "train":
                 batch = {"logits": soft_logits[idx]}
                 if soft_features is not None:

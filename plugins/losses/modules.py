@@ -118,3 +118,16 @@ class EnsembleModule(nn.Module):
         log_mix = mixture_log_probs(members, log_w, c.temperature)
         # T * log p_bar are logits whose softmax at temperature T is p_bar itself
         return c.weight * kl_distill(out["logits"], c.temperature * log_mix, c.temperature, c.top_k, c.reduction)
+
+
+class UniformKLModule(nn.Module):
+    """KL from a uniform distribution to the student (``kl`` with a constant teacher)."""
+
+    def __init__(self, cfg: KLConfig):
+        super().__init__()
+        self.cfg = cfg
+
+    def forward(self, out: dict, teacher: dict | None = None) -> torch.Tensor:
+        c = self.cfg
+        logits = out["logits"]
+        return c.weight * kl_distill(logits, torch.zeros_like(logits), c.temperature, 0, c.reduction)

@@ -9,6 +9,7 @@ class NoDistill(DistillLoss):
     version = "1"
     description = "student's own loss only (no distillation)"
     requires_teacher = False
+    adds_nothing = True
 
     def build(self, student_dim, teacher_dim):
         return None

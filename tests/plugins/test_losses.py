@@ -224,3 +224,30 @@ def test_ensemble_config_member_teachers_and_registration():
         EnsembleDistill(EnsembleConfig(temperature=0.0)).build(4, None)
     names = {cls.name for cls in bench_register_losses()}
     assert {"none", "kl", "mse", "feat", "ensemble"} <= names
+
+
+def test_uniform_kl_equals_kl_with_a_constant_teacher():
+    import torch
+
+    from benchmark.config import build_config
+    from plugins.losses.kl import KLDistill
+    from plugins.losses.uniform import UniformKL
+
+    torch.manual_seed(0)
+    student = torch.randn(4, 7)
+    for t, red in ((1.0, "batchmean"), (5.0, "paper")):
+        u = UniformKL(build_config(UniformKL.Config, {"weight": 2.0, "temperature": t, "reduction": red}, "u")).build(0, None)
+        k = KLDistill(build_config(KLDistill.Config, {"weight": 2.0, "temperature": t, "reduction": red}, "k")).build(0, None)
+        expected = k({"logits": student}, {"logits": torch.full((4, 7), 3.0)})
+        assert torch.allclose(u({"logits": student}, {}), expected)
+    # zero when the student is uniform too
+    assert float(u({"logits": torch.ones(2, 7)}, {})) == 0.0
+
+
+def test_teacher_free_loss_is_compared_with_the_baseline_not_used_as_one(plugins):
+    from benchmark.matrix import build_matrix
+
+    m = build_matrix({"matrix": {"dataset": "synthetic", "student": "gru", "teacher": ["none", "seq-gru"],
+                                 "loss": ["none", "uniform-kl"]}}, plugins)
+    cells = {(c.teacher, c.loss): c.baseline for c in m.cells}
+    assert cells == {("none", "none"): True, ("none", "uniform-kl"): False}
