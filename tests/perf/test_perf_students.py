@@ -30,7 +30,7 @@ STEP_S = 1.0
 STUDENTS = ["gru", "avt", "rulstm"]
 
 
-def _data(root: Path) -> tuple[AnticipationData, LMDBFeatures]:
+def _data(root: Path, write: bool = True) -> tuple[AnticipationData, LMDBFeatures]:
     rng = np.random.default_rng(0)
     samples, timelines, values = [], {}, {}
     for k in range(SAMPLES):
@@ -46,6 +46,8 @@ def _data(root: Path) -> tuple[AnticipationData, LMDBFeatures]:
     data = AnticipationData(name="perf", data_kind="real", classes=classes,
                             splits={"train": samples, "val": samples[:256]}, timelines=timelines,
                             obs_steps=STEPS, obs_step_s=STEP_S, fingerprint="perf-students")
+    if not write:  # the LMDB exists (written by another process)
+        return data, LMDBFeatures(LMDBFeatures.Config(root=str(root), modalities=["rgb"]))
     env = lmdb.open(str(root / "rgb"), map_size=1 << 31)
     with env.begin(write=True) as txn:
         for s in samples:
@@ -88,6 +90,7 @@ class _PerItem(torch.utils.data.Dataset):
     """Naive loading: every item opens a transaction and reads its frames one by one."""
 
     def __init__(self, path: Path, data: AnticipationData):
+        lmdb_source.clear_cache()  # py-lmdb >= 2 allows one open handle per path and process
         self.path, self.env = str(path), None
         self.keys = [[frame_key(s.video, int(f)) for f in frames_of(data.obs_times(s))] for s in data.splits["train"]]
         self.y = [s.target.action for s in data.splits["train"]]
@@ -135,9 +138,8 @@ sys.path.insert(0, sys.argv[2])
 from benchmark.plugin_manager import get_plugins
 from tests.perf.test_perf_students import _data, _student, _epoch, DIM, CLASSES, BATCH
 import torch
-root, name = Path(sys.argv[1]), Path(sys.argv[1]).name
-root.mkdir(parents=True, exist_ok=True)
-data, fs = _data(root)
+root, name = Path(sys.argv[1]), sys.argv[3]
+data, fs = _data(root, write=False)
 torch.manual_seed(0)
 student = _student(get_plugins(), name, data)
 model = student.build(DIM, CLASSES)
@@ -151,12 +153,14 @@ print(json.dumps({"peak_rss_mb": round(peak / 1024, 1), "features_mb": round(x.n
 
 
 @pytest.mark.parametrize("name", STUDENTS)
-def test_student_peak_memory(benchmark, tmp_path, name):
-    """Peak resident memory of a fresh process that preloads the features and trains one epoch."""
+def test_student_peak_memory(benchmark, setup, name):
+    """Peak resident memory of a fresh process that preloads the features (from the LMDB the
+    fixture wrote) and trains one epoch."""
+    root = setup[0]
     repo = Path(__file__).resolve().parents[2]
 
     def run():
-        out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(tmp_path / name), str(repo)],
+        out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(root), str(repo), name],
                              capture_output=True, text=True, check=True, cwd=repo,
                              env={**__import__("os").environ, "BENCH_LOAD_PLUGINS": ""})
         return json.loads(out.stdout.strip().splitlines()[-1])
