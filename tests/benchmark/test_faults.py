@@ -49,8 +49,11 @@ class Bench:
     def start(self, *extra: str, stderr: Path | None = None, **env: str) -> subprocess.Popen:
         err = open(stderr, "w") if stderr else subprocess.PIPE
         try:
+            # a job started in the background of a non-interactive shell (CI) inherits SIGINT
+            # ignored, and Python then never raises KeyboardInterrupt: give the child Ctrl-C back
             return subprocess.Popen(self.args + list(extra), cwd=REPO, env={**self.env, **env},
-                                    stdout=subprocess.PIPE, stderr=err, text=True)
+                                    stdout=subprocess.PIPE, stderr=err, text=True,
+                                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         finally:
             if stderr:
                 err.close()
