@@ -180,6 +180,9 @@ class FeatureSource(Component):
     kind = "feature_source"
     #: "real" for features read from files, "simulated" for generated ones
     data_kind: ClassVar[str] = "real"
+    #: True for a source that computes its features (deterministically from its config and the
+    #: dataset): the runner keeps them on disk (``<runs>/_cache/features``) for other processes
+    disk_cache: ClassVar[bool] = False
 
     def fingerprint(self) -> str:
         """Hash of what changes the features beyond the config, which the run id already covers

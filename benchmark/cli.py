@@ -52,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--leaderboard-dir", type=Path, default=Path("leaderboards"),
                      help="where the leaderboard is written (default: leaderboards/)")
     run.add_argument("--no-leaderboard", action="store_true", help="do not write a leaderboard")
-    run.add_argument("--launcher", default="inline",
-                     help="how cells are executed: inline, process, queue, submitit (see `bench plugins`, docs/scaling.md)")
+    run.add_argument("--launcher", default=None,
+                     help="how cells are executed: inline, process, queue, submitit (see `bench plugins`, docs/scaling.md); "
+                          "default: the matrix's `launcher:` or inline")
     run.add_argument("--processes", type=int, default=None, metavar="N",
                      help="data-parallel ranks per cell (launchers process, queue, submitit)")
     run.add_argument("--gpus", default=None, metavar="IDS",
@@ -68,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", action="append", default=[], metavar="AXIS=VALUE[,AXIS=VALUE]",
                      help="run only matching cells, e.g. --only teacher=seq-gru,seed=0")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--refit-teachers", action="store_true",
+                     help="fit the teacher anew in every cell that needs one, bypassing the teacher cache "
+                          "(measures what the cache saves)")
+    run.add_argument("--no-download", action="store_true",
+                     help="do not fetch missing annotation files of the matrix's datasets (fail instead)")
 
     val = sub.add_parser("validate", help="resolve and type-check every cell without running")
     _matrix_args(val)
@@ -267,11 +273,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     matrix = copy.copy(full)
     matrix.cells = _filter_only(full.cells, args.only)
+    launcher_name, launcher_options = _launcher_choice(args, full)
     runner = Runner(plugins, args.runs_dir, data_dir=args.data_dir, cache_dir=args.cache_dir,
-                    launcher=args.launcher, progress=not args.no_progress)
-    plugins.get("launcher", args.launcher, "--launcher")
-    launcher_options = _launcher_options(args)
+                    launcher=launcher_name, progress=not args.no_progress, refit_teachers=args.refit_teachers)
     runner.make_launcher(launcher_options)  # a bad option fails before anything runs
+    if not args.dry_run and not args.no_download:
+        _fetch_missing_annotations(plugins, matrix, runner.data_dir, progress=not args.no_progress)
     if args.dry_run:
         jobs = runner.plan(matrix, require_features=False)
         for name, reason in sorted(runner.unavailable_features.items()):
@@ -307,6 +314,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return EXIT_FAILED_CELLS if n_failed else EXIT_OK
+
+
+def _fetch_missing_annotations(plugins: Any, matrix: Any, data_dir: Path, progress: bool) -> None:
+    """Download the annotation files of the matrix's real datasets that are missing or damaged
+    in ``data_dir`` (as `bench data download` does), so that a fresh machine can run a matrix
+    on the real annotations with one command."""
+    from .download import PRESENT, check, download, load_manifest
+
+    for name in dict.fromkeys(cell.components["dataset"] for cell in matrix.cells):
+        cls = plugins.get("dataset", name)
+        if getattr(cls, "manifest_file", None) is None:
+            continue
+        files = load_manifest(cls.manifest_file)
+        todo = [s for s in check(data_dir, name, files) if s.state != PRESENT]
+        if not todo:
+            continue
+        print(f"bench: {len(todo)} annotation files of '{name}' missing in {data_dir / name}: downloading "
+              f"(`bench data download {name}`; --no-download to skip)", file=sys.stderr)
+        download(data_dir, name, files, progress=progress)
+
+
+def _launcher_choice(args: argparse.Namespace, matrix: Any) -> tuple[str, dict[str, Any]]:
+    """The launcher and its options: the command line's, on top of the matrix's ``launcher:``
+    when they name the same launcher (or the command line names none); else inline."""
+    from_matrix = dict(matrix.launcher)
+    name = args.launcher or from_matrix.pop("name", "inline")
+    if args.launcher and from_matrix.get("name", args.launcher) != args.launcher:
+        from_matrix = {}
+    from_matrix.pop("name", None)
+    return name, {**from_matrix, **_launcher_options(args)}
 
 
 def _launcher_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from .plugin_manager import Plugins
 AXES = ("dataset", "teacher", "student", "loss", "seed")
 TOP_LEVEL_KEYS = {
     "name", "description", "matrix", "exclude", "include", "components", "feature_source",
-    "train", "metrics", "leaderboard",
+    "train", "metrics", "leaderboard", "launcher",
 }
 CONFIGURABLE_KINDS = ("dataset", "teacher", "student", "loss", "feature_source")
 
@@ -119,6 +119,8 @@ class Matrix:
     dropped: list[tuple[dict[str, Any], str]]  # (axes, reason) removed by validation
     leaderboard: LeaderboardConfig
     train: TrainConfig
+    #: the launcher this matrix runs on unless the command line names one: {"name": ..., options...}
+    launcher: dict[str, Any] = field(default_factory=dict)
 
 
 def _as_list(value: Any, where: str) -> list[Any]:
@@ -264,7 +266,13 @@ def build_matrix(raw: dict[str, Any], plugins: Plugins, path: Path | None = None
         cells.append(cell)
     if not cells:
         raise ConfigError(f"{where}: the matrix has no runnable cell")
-    return Matrix(name, path, raw, cells, dropped, board, train)
+    launcher = raw.get("launcher") or {}
+    if not isinstance(launcher, dict) or not isinstance(launcher.get("name", ""), str) or (launcher and "name" not in launcher):
+        raise ConfigError(f"{where}: launcher: expected a mapping with 'name' and the launcher's options, "
+                          f"e.g. {{name: queue, slots: 2}}")
+    if launcher:
+        plugins.registries["launcher"].get(launcher["name"], f"{where}: launcher.name")
+    return Matrix(name, path, raw, cells, dropped, board, train, dict(launcher))
 
 
 def resolve_cell(

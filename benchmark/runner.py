@@ -25,6 +25,7 @@ from .matrix import Cell, Matrix
 from .plugin_manager import Plugins
 from .runid import SCHEMA_VERSION, canonical_json, identity, run_id
 from .store import RunStore
+from .feature_cache import FeatureCache
 from .teacher_cache import TeacherCache
 from .training import Budget, peak_rss_mb, reset_peak_rss, train_and_evaluate
 
@@ -78,13 +79,17 @@ class Runner:
         cache_dir: Path | None = None,
         launcher: str = "inline",
         progress: bool = True,
+        refit_teachers: bool = False,
     ):
         self.plugins = plugins
         self.store = RunStore(Path(runs_dir))
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.cache = TeacherCache(Path(cache_dir) if cache_dir else Path(runs_dir) / "_cache" / "teachers")
+        self.feature_cache = FeatureCache(Path(runs_dir) / "_cache" / "features")
         self.launcher_name = launcher
         self.progress = progress
+        #: fit the teacher in every cell that needs one, bypassing the cache (to measure what it saves)
+        self.refit_teachers = refit_teachers
         self._fingerprints: dict[str, str] = {}
         self.unavailable_features: dict[str, str] = {}  # feature source -> why (plan without files)
         self._data: dict[str, AnticipationData] = {}
@@ -159,6 +164,7 @@ class Runner:
                 todo.append(job)
             else:
                 summary.skipped.append(job)
+        todo = teachers_first(todo)
         echo(
             f"matrix '{matrix.name}': {len(jobs)} cells, {len(todo)} to run, "
             f"{len(summary.skipped)} already recorded (runs in {self.store.root})"
@@ -385,11 +391,20 @@ class Runner:
         """Features of both splits, loaded once per process, and what the source reported."""
         key = canonical_json([cell.components["feature_source"], cell.configs["feature_source"], data.fingerprint])
         if key not in self._features:
-            arrays, info = {}, {}
-            for split in ("train", "val"):
-                fs.last_info = {}
-                arrays[split] = fs.load(data, split)
-                info[split] = dict(getattr(fs, "last_info", {}) or {})
+            def compute() -> tuple[dict[str, np.ndarray], dict]:
+                arrays, info = {}, {}
+                for split in ("train", "val"):
+                    fs.last_info = {}
+                    arrays[split] = fs.load(data, split)
+                    info[split] = dict(getattr(fs, "last_info", {}) or {})
+                return arrays, info
+
+            if getattr(fs, "disk_cache", False):
+                content = {"feature_source": cell.components["feature_source"], "version": fs.version,
+                           "config": cell.configs["feature_source"], "dataset_fingerprint": data.fingerprint}
+                arrays, info, _ = self.feature_cache.get_or_compute(content, ("train", "val"), compute)
+            else:
+                arrays, info = compute()
             self._features[key] = (arrays, info)
         return self._features[key]
 
@@ -422,7 +437,12 @@ class Runner:
             return outputs
 
         tic = time.perf_counter()
-        outputs, cached, key = self.cache.get_or_compute(content, compute)
+        if self.refit_teachers:
+            outputs, cached, key = compute(), False, self.cache.key(content)
+        else:
+            outputs, cached, key = self.cache.get_or_compute(
+                content, compute,
+                on_wait=lambda holder: log.info("teacher %s is being fitted by %s: waiting", cell.teacher, holder))
         for split, out in outputs.items():
             n = len(data.splits[split])
             if out.logits.shape != (n, data.classes.num_actions):
@@ -553,6 +573,28 @@ class Runner:
             value = float(metric.compute(scores, targets, data))
             out[name] = round(value, 4) if np.isfinite(value) else None  # undefined here (e.g. no many-shot list)
         return out
+
+
+def teachers_first(jobs: list[Job]) -> list[Job]:
+    """The first cell of each (dataset, teacher) first, teacher by teacher, then the rest in
+    matrix order.
+
+    A cell fits its teacher when the cache has none yet, and a cell that needs a teacher another
+    cell is fitting waits for it. With several cells at a time (``--launcher queue``) this order
+    has the slots fit different teachers side by side instead of queueing behind one fit."""
+    first, rest, seen = [], [], set()
+    for job in jobs:
+        key = (job.cell.dataset, job.cell.teacher)
+        if job.cell.teacher != "none" and key not in seen:
+            seen.add(key)
+            first.append(job)
+        else:
+            rest.append(job)
+    # teacher-major (the matrix's teacher order, each on every dataset): the fits of the first
+    # teacher of the axis, usually the largest model, start side by side
+    teachers = list(dict.fromkeys(j.cell.teacher for j in first))
+    first.sort(key=lambda j: teachers.index(j.cell.teacher))
+    return first + rest
 
 
 def step_labels(data: AnticipationData, split: str) -> np.ndarray:

@@ -4,11 +4,17 @@ A teacher is fitted and its outputs for every split computed once per (teacher, 
 teacher seed, dataset fingerprint, feature-independent settings); every student x loss x seed
 cell reuses them. Entries are folders written atomically (safetensors arrays + JSON metadata);
 deleting any entry or the whole cache is safe: it is rebuilt on demand.
+
+Cells running at the same time (``--launcher queue``, several runners on one folder) that need
+the same teacher do not both fit it: the first takes ``<cache>/_locks/<key>.lock`` (a
+:class:`~benchmark.locks.CellLock`, so a crashed holder's lock goes stale and is taken over) and
+the others wait for its entry.
 """
 from __future__ import annotations
 
 import json
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -17,6 +23,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from . import atomic
+from .locks import CellLock
 from .api import TeacherOutput
 from .runid import digest
 
@@ -49,14 +56,39 @@ class TeacherCache:
             )
         return out
 
+    def lock_path(self, key: str) -> Path:
+        return self.root / "_locks" / f"{key}.lock"
+
     def get_or_compute(
-        self, content: dict[str, Any], compute: Callable[[], dict[str, TeacherOutput]]
+        self, content: dict[str, Any], compute: Callable[[], dict[str, TeacherOutput]],
+        on_wait: Callable[[str], None] | None = None, poll_s: float = 1.0,
     ) -> tuple[dict[str, TeacherOutput], bool, str]:
-        """(outputs, was_cached, key)."""
+        """(outputs, was_cached, key). While another process computes the same entry, wait for
+        it (``on_wait`` is told once who holds it) rather than compute it twice."""
         key = self.key(content)
         cached = self.load(key)
         if cached is not None:
             return cached, True, key
+        lock = CellLock(self.lock_path(key))
+        told = False
+        while not lock.acquire():
+            if not told and on_wait is not None:
+                on_wait(lock.owner.describe() if lock.owner else "holder unknown")
+                told = True
+            time.sleep(poll_s)
+            cached = self.load(key)
+            if cached is not None:
+                return cached, True, key
+        try:
+            cached = self.load(key)  # written by the holder this one waited for
+            if cached is not None:
+                return cached, True, key
+            return self._compute_and_store(key, content, compute), False, key
+        finally:
+            lock.release()
+
+    def _compute_and_store(self, key: str, content: dict[str, Any],
+                           compute: Callable[[], dict[str, TeacherOutput]]) -> dict[str, TeacherOutput]:
         outputs = compute()
         arrays: dict[str, np.ndarray] = {}
         for split, out in outputs.items():
@@ -73,4 +105,4 @@ class TeacherCache:
                     json.dumps({"content": content, "splits": sorted(outputs)}, indent=2, default=str),
                     encoding="utf-8",
                 )
-        return outputs, False, key
+        return outputs

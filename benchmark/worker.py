@@ -57,6 +57,7 @@ def job_spec(runner: Any, job: Any, progress: bool = False, lock_token: str = ""
         "runs_dir": str(Path(runner.store.root).resolve()),
         "data_dir": str(Path(runner.data_dir).resolve()),
         "cache_dir": str(Path(runner.cache.root).resolve()),
+        "refit_teachers": bool(getattr(runner, "refit_teachers", False)),
         "plugins_dirs": plugin_dirs(runner.plugins),
         "progress": progress,
         # the token of the cell's lock, held by the launching process while the worker runs
@@ -144,7 +145,8 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
     os.environ.pop("BENCH_PLUGINS_DIR", None)
     plugins = get_plugins(spec.get("plugins_dirs") or [])
     runner = Runner(plugins, Path(spec["runs_dir"]), data_dir=Path(spec["data_dir"]),
-                    cache_dir=Path(spec["cache_dir"]), progress=bool(spec.get("progress", False)))
+                    cache_dir=Path(spec["cache_dir"]), progress=bool(spec.get("progress", False)),
+                    refit_teachers=bool(spec.get("refit_teachers", False)))
     if spec.get("lock_token"):  # the launcher holds the cell's lock for this process
         os.environ[INHERITED_ENV] = str(spec["lock_token"])
     job = Job(Cell(**spec["cell"]), spec["run_id"], spec["identity"], str(spec.get("status", "pending")))

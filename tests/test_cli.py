@@ -174,3 +174,23 @@ def test_paper_profile_validates_offline_without_features(tmp_path):
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
     both = bench("validate", "--profile", "paper", "--matrix", "smoke", env=env)
     assert both.returncode == 2 and "alternatives" in both.stderr
+
+
+def test_launcher_comes_from_the_matrix_unless_the_command_line_names_one():
+    import argparse
+    from types import SimpleNamespace
+
+    from benchmark.cli import _launcher_choice
+
+    def args(**kw):
+        base = dict(launcher=None, launcher_set=[], processes=None, gpus=None, slots=None)
+        return argparse.Namespace(**{**base, **kw})
+
+    m = SimpleNamespace(launcher={"name": "queue", "slots": 0, "timeout_s": 60})
+    assert _launcher_choice(args(), m) == ("queue", {"slots": 0, "timeout_s": 60})
+    assert _launcher_choice(args(slots=3), m) == ("queue", {"slots": 3, "timeout_s": 60})
+    assert _launcher_choice(args(launcher="queue", launcher_set=["cpu=true"]), m) == \
+        ("queue", {"slots": 0, "timeout_s": 60, "cpu": True})
+    assert _launcher_choice(args(launcher="inline"), m) == ("inline", {})
+    assert _launcher_choice(args(), SimpleNamespace(launcher={})) == ("inline", {})
+    assert m.launcher == {"name": "queue", "slots": 0, "timeout_s": 60}  # not consumed

@@ -224,3 +224,19 @@ def test_shipped_datasets_download_from_a_mirror_and_load(tmp_path, name):
     out = squeeze(res.stdout)
     assert res.returncode == 0 and " 0 missing, 0 bad checksum" in out and "cannot load" not in out
     assert "split videos segments" in out and "classes:" in out
+
+
+def test_run_fetches_missing_annotations_of_its_datasets_first(mirror, tmp_path):
+    plugs, served, url = mirror
+    data = tmp_path / "data"
+    matrix = tmp_path / "m.yaml"
+    matrix.write_text("name: m\nmatrix: {dataset: tiny-epic, student: gru}\ntrain: {epochs: 1}\n")
+    common = ["--matrix", matrix, "--data-dir", data, "--plugins-dir", plugs, "--runs-dir", tmp_path / "runs",
+              "--leaderboard-dir", tmp_path / "lb", "--no-progress"]
+    res = bench("run", *common, "--no-download", env={"BENCH_DATA_BASE_URL": url})
+    assert not (data / "tiny-epic").exists()  # told not to: nothing fetched
+    res = bench("run", *common, env={"BENCH_DATA_BASE_URL": url})
+    assert "3 annotation files of 'tiny-epic' missing" in res.stderr and "downloading" in res.stderr
+    assert all((data / "tiny-epic" / rel).read_bytes() == (served / rel).read_bytes() for rel in PICK)
+    res = bench("run", *common, "--dry-run", env={"BENCH_DATA_BASE_URL": url})
+    assert res.returncode == 0 and "missing" not in res.stderr

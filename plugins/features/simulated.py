@@ -101,6 +101,7 @@ class SimulatedFeatures(FeatureSource):
     version = "2"
     description = "features simulated from the annotations (action evidence, object cues, noise)"
     data_kind = "simulated"
+    disk_cache = True
     Config = SimulatedConfig
 
     def _prototypes(self, data: AnticipationData, modality: str = "rgb") -> dict[str, np.ndarray]:

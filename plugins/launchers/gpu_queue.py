@@ -35,7 +35,7 @@ class QueueLauncher(ProcessLauncher):
     class Config(ProcessLauncher.Config):
         #: GPU ids to use (CUDA_VISIBLE_DEVICES names); empty: every visible GPU
         gpus: list[int | str] = field(default_factory=list)
-        #: cells at a time when no GPU is used
+        #: cells at a time when no GPU is used; 0: one per CPU core, at most one per 3 GiB of memory
         slots: int = 1
         #: threads per CPU rank (0: the machine's cores shared evenly among the running ranks)
         cpu_threads: int = 0
@@ -44,8 +44,8 @@ class QueueLauncher(ProcessLauncher):
 
     def __init__(self, config: Any = None):
         super().__init__(config)
-        if self.config.slots < 1:
-            raise ConfigError(f"launcher {self.name}: slots must be >= 1, got {self.config.slots}")
+        if self.config.slots < 0:
+            raise ConfigError(f"launcher {self.name}: slots must be >= 1 (or 0: one per core), got {self.config.slots}")
         if self.config.cpu_threads < 0:
             raise ConfigError(f"launcher {self.name}: cpu_threads must be >= 0, got {self.config.cpu_threads}")
 
@@ -58,8 +58,21 @@ class QueueLauncher(ProcessLauncher):
                 raise ConfigError(f"launcher {self.name}: num_processes {n} needs {n} GPUs per cell, "
                                   f"only {len(gpus)} available ({','.join(gpus)})")
             return [{"CUDA_VISIBLE_DEVICES": ",".join(gpus[i:i + n])} for i in range(0, len(gpus) - n + 1, n)]
-        ranks = cfg.slots * cfg.num_processes
+        n_slots = cfg.slots or auto_slots(cfg.num_processes)
+        ranks = n_slots * cfg.num_processes
         threads = cfg.cpu_threads or max(1, (os.cpu_count() or 1) // ranks)
         # CUDA_VISIBLE_DEVICES="" keeps a CPU slot off any GPU that appears later
         slot = {"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": str(threads)}
-        return [dict(slot) for _ in range(cfg.slots)]
+        return [dict(slot) for _ in range(n_slots)]
+
+
+def auto_slots(num_processes: int = 1, gib_per_rank: float = 3.0) -> int:
+    """CPU cells at a time for ``slots: 0``: one rank per core (small models train faster as
+    one-thread processes side by side than as one process on every core), but no more ranks
+    than memory holds at ``gib_per_rank`` each (a real-annotation cell peaks near 2 GB)."""
+    cores = os.cpu_count() or 1
+    try:
+        memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    except (ValueError, OSError, AttributeError):
+        memory_gib = gib_per_rank * cores
+    return max(1, min(cores, int(memory_gib // gib_per_rank)) // max(1, num_processes))

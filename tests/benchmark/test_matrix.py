@@ -69,3 +69,29 @@ def test_misspelled_component_kind_or_name_is_an_error(plugins):
         build_matrix({**base, "components": {"loss": {"kll": {"weight": 1}}}}, plugins)
     with pytest.raises(ConfigError, match="expected one of 'no', 'bf16', 'fp16'"):
         build_matrix({**base, "train": {"mixed_precision": "fp8"}}, plugins)
+
+
+def test_matrix_names_its_launcher(plugins):
+    raw = {**BASE, "matrix": {"dataset": "synthetic", "student": "gru"}}
+    assert build_matrix(raw, plugins).launcher == {}
+    assert build_matrix({**raw, "launcher": {"name": "queue", "slots": 0}}, plugins).launcher == {"name": "queue", "slots": 0}
+    with pytest.raises(ConfigError, match="launcher.name: unknown launcher 'queu'.*Did you mean 'queue'"):
+        build_matrix({**raw, "launcher": {"name": "queu"}}, plugins)
+    for bad in ("queue", {"slots": 2}, {"name": 3}):
+        with pytest.raises(ConfigError, match="launcher: expected a mapping with 'name'"):
+            build_matrix({**raw, "launcher": bad}, plugins)
+
+
+def test_default_matrix_is_the_real_cpu_profile(plugins):
+    from benchmark.matrix import load_matrix
+
+    m = load_matrix("default", plugins)
+    assert {c.dataset for c in m.cells} == {"egtea", "epic55"} and {c.feature_source for c in m.cells} == {"simulated"}
+    assert {c.teacher for c in m.cells} == {"none", "bert", "gpt2", "roberta", "ngram", "seq-gru"}
+    assert {c.student for c in m.cells} == {"avt", "rulstm"} and {c.loss for c in m.cells} == {"none", "kl", "feat"}
+    # one baseline per student and dataset; feat without a teacher feature dropped by validation
+    assert sum(c.baseline for c in m.cells) == 4 and len(m.cells) == 40
+    assert not [c for c in m.cells if c.teacher == "ngram" and c.loss == "feat"]
+    assert sum("ngram' has none" in reason for _, reason in m.dropped) == 4
+    assert all(c.configs["teacher"].get("init") == "scratch" for c in m.cells if c.teacher in ("gpt2", "roberta"))
+    assert m.launcher == {"name": "queue", "slots": 0}

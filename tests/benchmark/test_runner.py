@@ -228,3 +228,40 @@ def test_loss_member_teachers_are_fitted_and_stacked(tmp_path):
     other = build_matrix(raw, plugins).cells[0]
     from benchmark.runid import identity
     assert identity(cell, {}, "", "0") != identity(other, {}, "", "0")
+
+
+def test_simulated_features_are_computed_once_and_reused_from_disk(plugins, tmp_path, monkeypatch):
+    from plugins.features.simulated import SimulatedFeatures
+
+    calls = []
+    real_load = SimulatedFeatures.load
+
+    def counting_load(self, data, split):
+        calls.append(split)
+        return real_load(self, data, split)
+
+    monkeypatch.setattr(SimulatedFeatures, "load", counting_load)
+    _, first = run(plugins, tmp_path)
+    assert calls == ["train", "val"]  # once for the three cells of this process
+    entries = [p for p in (tmp_path / "runs" / "_cache" / "features").iterdir()]
+    assert len(entries) == 1 and {p.name for p in entries[0].iterdir()} == {"train.npy", "val.npy", "info.json"}
+    # a fresh runner (another process, e.g. a queue slot) reads them from disk: same metrics
+    for r in first.executed:
+        (tmp_path / "runs" / r["run_id"] / "record.json").unlink()
+    _, second = run(plugins, tmp_path)
+    assert calls == ["train", "val"]
+    assert [r["metrics"] for r in second.executed] == [r["metrics"] for r in first.executed]
+    assert second.executed[0]["feature_info"] == first.executed[0]["feature_info"]
+
+
+def test_refit_teachers_fits_in_every_cell_and_gives_the_same_metrics(plugins, tmp_path):
+    m = load_matrix("smoke", plugins, FAST)
+    cached = Runner(plugins, tmp_path / "a", progress=False).run(m, echo=lambda line: None)
+    runner = Runner(plugins, tmp_path / "b", progress=False, refit_teachers=True)
+    refit = runner.run(m, echo=lambda line: None)
+    teacher_cells = [r for r in refit.executed if r["cell"]["teacher"] != "none"]
+    assert len(teacher_cells) == 2 and not any(r["teacher_cache"]["reused"] for r in teacher_cells)
+    assert all(r["timings"]["teacher_s"] > 0.05 for r in teacher_cells)
+    assert list((tmp_path / "b" / "_cache" / "teachers").glob("*")) == []  # the cache was neither read nor filled
+    by_label = {r["cell"]["label"]: r["metrics"] for r in cached.executed}
+    assert all(by_label[r["cell"]["label"]] == r["metrics"] for r in refit.executed)

@@ -71,3 +71,45 @@ def test_teacher_cache_entry_missing_a_file_is_recomputed(tmp_path: Path):
     assert cache.load(key) is None
     _, cached, _ = cache.get_or_compute({"k": 1}, compute)
     assert not cached and cache.load(key) is not None  # the damaged entry was rewritten
+
+
+def test_teacher_cache_fits_once_when_two_cells_need_it_at_the_same_time(tmp_path: Path):
+    import threading
+    import time
+
+    cache = TeacherCache(tmp_path)
+    calls, waits, started = [], [], threading.Event()
+
+    def compute():
+        calls.append(1)
+        started.set()
+        time.sleep(0.5)  # a teacher being fitted
+        return {"train": TeacherOutput(np.full((2, 3), 7.0, np.float32))}
+
+    results = {}
+
+    def cell(name):
+        results[name] = cache.get_or_compute({"k": "same"}, compute, on_wait=waits.append, poll_s=0.05)
+
+    first = threading.Thread(target=cell, args=("a",))
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=cell, args=("b",))
+    second.start()
+    first.join()
+    second.join()
+    assert len(calls) == 1 and len(waits) == 1 and "pid" in waits[0]
+    assert (results["a"][1], results["b"][1]) == (False, True)
+    np.testing.assert_array_equal(results["b"][0]["train"].logits, results["a"][0]["train"].logits)
+    assert not list((tmp_path / "_locks").glob("*.lock"))  # released
+
+
+def test_teacher_cache_lock_of_a_dead_holder_is_taken_over(tmp_path: Path):
+    cache = TeacherCache(tmp_path)
+    key = cache.key({"k": 1})
+    lock = cache.lock_path(key)
+    lock.parent.mkdir(parents=True)
+    lock.write_text(json.dumps({"pid": 2 ** 22 + 12345, "host": os.uname().nodename,
+                                "started_at": "2026-01-01T00:00:00+00:00", "token": "dead"}))
+    out, cached, _ = cache.get_or_compute({"k": 1}, lambda: {"train": TeacherOutput(np.ones((1, 2), np.float32))})
+    assert not cached and out["train"].logits.shape == (1, 2) and not lock.exists()

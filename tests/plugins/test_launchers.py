@@ -76,6 +76,15 @@ def test_worker_commands_and_gpu_slots(plugins, tmp_path, monkeypatch):
     assert [s["CUDA_VISIBLE_DEVICES"] for s in runner.make_launcher({}).slots()] == ["5", "7"]
     cpu = runner.make_launcher({"cpu": True, "slots": 3}).slots()
     assert len(cpu) == 3 and all(s["CUDA_VISIBLE_DEVICES"] == "" for s in cpu)
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    auto = runner.make_launcher({"cpu": True, "slots": 0}).slots()  # one per core, memory permitting
+    from plugins.launchers.gpu_queue import auto_slots
+
+    assert len(auto) == auto_slots() >= 1 and all(s["OMP_NUM_THREADS"] == str(4 // len(auto)) for s in auto)
+    assert auto_slots(gib_per_rank=1e-6) == 4 and auto_slots(num_processes=2, gib_per_rank=1e-6) == 2
+    assert auto_slots(gib_per_rank=1e9) == 1
+    with pytest.raises(ConfigError, match="slots must be >= 1"):
+        runner.make_launcher({"cpu": True, "slots": -1})
     with pytest.raises(ConfigError, match="needs 2 GPUs per cell, only 1"):
         runner.make_launcher({"gpus": ["0"], "num_processes": 2}).slots()
 
