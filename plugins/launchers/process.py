@@ -176,6 +176,10 @@ class ProcessPool:
                 lock.release()
             raise
         deadline = t0 + self.timeout_s if self.timeout_s > 0 else None
+        if getattr(self.runner, "progress", False):  # a long cell (a teacher fit) is not silence
+            from tqdm.auto import tqdm
+
+            tqdm.write(f"started {job.cell.label} (slot {slot}, log {log_path})", file=sys.stderr)
         return _Running(job, slot, proc, log, log_path, command, t0, datetime.now(timezone.utc), deadline, lock)
 
     def _finish(self, item: _Running) -> dict[str, Any]:

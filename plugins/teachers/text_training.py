@@ -208,7 +208,10 @@ def pretrain(teacher: Any, tok: Any, model_config: Any, init_from: str | None, l
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=c.pretrain_lr, weight_decay=0.01)
     rng = np.random.default_rng(seed)
     step = 0
+    started = time.perf_counter()
+    teacher.pretrain_losses = []
     for epoch in range(c.pretrain_epochs):
+        total, count = 0.0, 0
         for idx in tqdm(batches(lengths, c.pretrain_batch_size, True, rng), desc=f"pretrain {epoch + 1}", leave=False, disable=None):
             batch = collator([{"input_ids": ids[i]} for i in idx])
             out = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
@@ -217,8 +220,13 @@ def pretrain(teacher: Any, tok: Any, model_config: Any, init_from: str | None, l
             out.loss.backward()
             opt.step()
             step += 1
+            total, count = total + float(out.loss.detach()), count + 1
             if c.pretrain_max_steps and step >= c.pretrain_max_steps:
                 break
+        teacher.pretrain_losses.append(total / max(count, 1))
+        tqdm.write(f"teacher {teacher.name}: stage A ({'masked' if not teacher.is_decoder else 'causal'} LM) epoch "
+                   f"{epoch + 1}/{c.pretrain_epochs} loss {teacher.pretrain_losses[-1]:.4f} "
+                   f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
         if c.pretrain_max_steps and step >= c.pretrain_max_steps:
             break
     folder = workdir / "pretrained"
@@ -256,7 +264,17 @@ def build_model(teacher: Any, data: AnticipationData, corpus_lines: list[str], d
         config = AutoConfig.from_pretrained(init_from)
     if corpus_lines:
         init_from = pretrain(teacher, tok, config, init_from, corpus_lines, device, seed, workdir)
-    backbone = AutoModel.from_pretrained(init_from) if init_from else AutoModel.from_config(config)
+        # the stage-A checkpoint has an LM head and no pooler by design: no load report about it
+        from transformers.utils import logging as hf_logging
+
+        level = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        try:
+            backbone = AutoModel.from_pretrained(init_from)
+        finally:
+            hf_logging.set_verbosity(level)
+    else:
+        backbone = AutoModel.from_pretrained(init_from) if init_from else AutoModel.from_config(config)
     backbone.resize_token_embeddings(len(tok))
     if getattr(backbone.config, "pad_token_id", None) is None:
         backbone.config.pad_token_id = tok.pad_token_id

@@ -116,3 +116,4 @@ def test_stage_a_pretraining_on_a_corpus(preset):
     teacher.plugins = get_plugins()
     teacher.fit(data, _Acc(), 0)
     assert teacher.predict(data, "val", _Acc()).logits.shape[1] == 4
+    assert len(teacher.pretrain_losses) == 1 and 0 < teacher.pretrain_losses[0] < 20  # stage A ran and logged
