@@ -34,7 +34,17 @@ def load_yaml(path: Path) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
-    return data
+    return _unshared(data)
+
+
+def _unshared(value: Any) -> Any:
+    """A copy in which no two places share a mapping or list. YAML anchors (``&a`` / ``*a``)
+    load as one shared object; an override of one place must not change the other."""
+    if isinstance(value, dict):
+        return {k: _unshared(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unshared(v) for v in value]
+    return value
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -85,3 +85,15 @@ def test_exponent_floats_written_without_dot_are_floats():
     assert build_config(Cfg, {"x": "1e-3"}, "here").x == 1e-3
     with pytest.raises(ConfigError):
         build_config(Cfg, {"x": "fast"}, "here")
+
+
+def test_yaml_anchors_load_as_independent_copies(tmp_path):
+    from benchmark.config import apply_overrides, load_yaml
+
+    path = tmp_path / "m.yaml"
+    path.write_text("components:\n  teacher:\n    gpt2: &small {epochs: 4, by_dataset: {egtea: {lr: 1}}}\n"
+                    "    roberta: *small\n")
+    raw = apply_overrides(load_yaml(path), ["components.teacher.gpt2.epochs=1",
+                                            "components.teacher.gpt2.by_dataset.egtea.lr=2"])
+    assert raw["components"]["teacher"]["gpt2"] == {"epochs": 1, "by_dataset": {"egtea": {"lr": 2}}}
+    assert raw["components"]["teacher"]["roberta"] == {"epochs": 4, "by_dataset": {"egtea": {"lr": 1}}}

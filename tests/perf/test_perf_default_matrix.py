@@ -5,7 +5,7 @@
 Run: BENCH_PERF=1 BENCH_DATA_DIR=../shared/data .venv/bin/python -m pytest tests/perf/test_perf_default_matrix.py \
      --benchmark-enable --benchmark-only
 
-By default a reduced default matrix (EGTEA, teachers bert and seq-gru, student avt, one epoch
+By default a reduced default matrix (EGTEA, teachers gpt2 and seq-gru, student avt, one epoch
 for students and teachers: 5 cells) keeps the two variants to minutes. ``BENCH_PERF_FULL=1``
 runs the whole default matrix instead (about 50 minutes with the cache on 2 cores, several
 times that without). Each cell's timings and peak RSS go into the benchmark's ``extra_info``.
@@ -21,8 +21,8 @@ import pytest
 DATA = Path(os.environ.get("BENCH_DATA_DIR", "/nonexistent"))
 pytestmark = pytest.mark.skipif(not (DATA / "egtea").is_dir(), reason="annotation files not available")
 REDUCED = [
-    "matrix.dataset=[egtea]", "matrix.teacher=[none,bert,seq-gru]", "matrix.student=[avt]",
-    "train.epochs=1", "components.teacher.bert.by_dataset.egtea.epochs=1", "components.teacher.seq-gru.epochs=1",
+    "matrix.dataset=[egtea]", "matrix.teacher=[none,gpt2,seq-gru]", "matrix.student=[avt]",
+    "train.epochs=1", "components.teacher.gpt2.epochs=1", "components.teacher.seq-gru.epochs=1",
 ]
 OVERRIDES = [] if os.environ.get("BENCH_PERF_FULL") else REDUCED
 
