@@ -457,7 +457,8 @@ def write_matrix_leaderboard(plugins: Any, runner: Any, matrix: Any, out_dir: Pa
     names = baselines if baselines is not None else matrix.leaderboard.baselines
     tables = [plugins.get("baseline", n, "leaderboard.baselines") for n in names]
     board = leaderboard.build(records, tables, primary or matrix.leaderboard.primary,
-                              matrix.leaderboard.metrics or None, reference or matrix.leaderboard.reference or None)
+                              matrix.leaderboard.metrics or None, reference or matrix.leaderboard.reference or None,
+                              None if primary else matrix.leaderboard.primary_by_dataset)
     stem = matrix.leaderboard.output or matrix.name
     return leaderboard.write(board, out_dir, stem, f"Leaderboard: {matrix.name}", command, records)
 
@@ -481,7 +482,8 @@ def cmd_teachers(args: argparse.Namespace) -> int:
         r["row_label"] = ", ".join(p for p in parts if p)
     names = args.baseline if args.baseline is not None else ["ghosh2023-epic55-teachers"]
     tables = [plugins.get("baseline", n, "--baseline") for n in names]
-    board = leaderboard.build(records, tables, matrix.leaderboard.primary, matrix.leaderboard.metrics or None)
+    board = leaderboard.build(records, tables, matrix.leaderboard.primary, matrix.leaderboard.metrics or None,
+                              primary_by_dataset=matrix.leaderboard.primary_by_dataset)
     stem = (matrix.leaderboard.output or matrix.name) + "-teachers"
     paths = leaderboard.write(board, args.leaderboard_dir, stem, f"Teachers alone (oracle history): {matrix.name}",
                               _command_line())

@@ -8,7 +8,7 @@ That relative gain is the quantity the paper's headline reports.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -29,9 +29,20 @@ class Leaderboard:
     primary: str
     higher_is_better: dict[str, bool]
     reference: str | None = None
+    #: dataset -> primary metric where it differs from ``primary`` (e.g. EGTEA's top-1)
+    primary_by_dataset: dict[str, str] = field(default_factory=dict)
 
     def wide(self) -> pd.DataFrame:
         return _wide(self)
+
+    def primary_of(self, dataset: str) -> str:
+        return self.primary_by_dataset.get(dataset, self.primary)
+
+    def primary_text(self) -> str:
+        """``top5_action`` or ``top5_action; egtea: top1_action`` (for captions)."""
+        shown = [f"{d}: {m}" for d, m in self.primary_by_dataset.items()
+                 if m != self.primary and (self.long.empty or d in set(self.long["dataset"]))]
+        return "; ".join([self.primary, *shown])
 
 
 ROW_KEYS = ["source", "data", "student", "teacher", "loss", "label"]
@@ -46,7 +57,8 @@ def _fmt(mean: float, std: float, n: int) -> str:
 
 
 def build(records: Iterable[dict[str, Any]], baselines: list[BaselineTable], primary: str,
-          metrics: list[str] | None = None, reference: str | None = None) -> Leaderboard:
+          metrics: list[str] | None = None, reference: str | None = None,
+          primary_by_dataset: dict[str, str] | None = None) -> Leaderboard:
     rows, failed, hib = [], [], {}
     for rec in records:
         if rec.get("status") != "ok":
@@ -90,8 +102,9 @@ def build(records: Iterable[dict[str, Any]], baselines: list[BaselineTable], pri
     long = pd.concat([agg, pd.DataFrame(published, columns=list(agg.columns))], ignore_index=True)
     long = long.astype({"mean": float, "std": float, "n": int, "baseline": bool, "uncertain": bool})
     long = _add_deltas(long, reference)
-    long = _add_paired(long, ours, primary, reference)
-    return Leaderboard(long, failed, baselines, primary, hib, reference)
+    by_dataset = dict(primary_by_dataset or {})
+    long = _add_paired(long, ours, primary, reference, by_dataset)
+    return Leaderboard(long, failed, baselines, primary, hib, reference, by_dataset)
 
 
 def paired_test(diffs: list[float]) -> tuple[float, float, float]:
@@ -111,7 +124,8 @@ def paired_test(diffs: list[float]) -> tuple[float, float, float]:
     return mean, std, float(2.0 * stats.t.sf(abs(t), df=len(d) - 1))
 
 
-def _add_paired(long: pd.DataFrame, ours: pd.DataFrame, primary: str, reference: str | None) -> pd.DataFrame:
+def _add_paired(long: pd.DataFrame, ours: pd.DataFrame, primary: str, reference: str | None,
+                by_dataset: dict[str, str] | None = None) -> pd.DataFrame:
     """Paired comparison of each of our rows with its no-teacher row over the seeds both have:
     seed noise is often as large as a distillation effect, so unpaired means mislead."""
     long = long.copy()
@@ -121,7 +135,8 @@ def _add_paired(long: pd.DataFrame, ours: pd.DataFrame, primary: str, reference:
     long["wins"] = 0
     if ours.empty or reference:
         return long
-    prim = ours[ours["metric"] == primary]
+    by_dataset = by_dataset or {}
+    prim = ours[ours["metric"] == ours["dataset"].map(lambda d: by_dataset.get(d, primary))]
     base = prim[prim["baseline"]]
     base_values = {(r["data"], r["student"], r["dataset"], r["seed"]): r["value"] for _, r in base.iterrows()}
     groups = prim[~prim["baseline"]].groupby(ROW_KEYS + ["dataset"], dropna=False, sort=False)
@@ -132,7 +147,8 @@ def _add_paired(long: pd.DataFrame, ours: pd.DataFrame, primary: str, reference:
         if not diffs:
             continue
         mean, std, p = paired_test(diffs)
-        mask = (long["source"] == OURS) & (long["metric"] == primary) & (long["dataset"] == row["dataset"])
+        mask = ((long["source"] == OURS) & (long["metric"] == by_dataset.get(row["dataset"], primary))
+                & (long["dataset"] == row["dataset"]))
         for k in ROW_KEYS:
             mask &= long[k] == row[k]
         long.loc[mask, ["paired_delta", "paired_std", "p_value"]] = [mean, std, p]
@@ -190,14 +206,13 @@ def _wide(board: Leaderboard) -> pd.DataFrame:
     long = long.assign(text=[_fmt(m, s, int(n)) + (" †" if u else "")
                              for m, s, n, u in zip(long["mean"], long["std"], long["n"], long["uncertain"])])
     datasets = list(dict.fromkeys(long["dataset"]))
-    metrics = list(dict.fromkeys(long["metric"]))
-    if board.primary in metrics:
-        metrics.remove(board.primary)
-        metrics.insert(0, board.primary)
+    all_metrics = list(dict.fromkeys(long["metric"]))
     order = list(dict.fromkeys(map(tuple, long[ROW_KEYS].values.tolist())))
     table = pd.DataFrame(order, columns=ROW_KEYS)
     index = {key: i for i, key in enumerate(order)}
     for dataset in datasets:
+        primary = board.primary_of(dataset)
+        metrics = [primary] + [m for m in all_metrics if m != primary] if primary in all_metrics else all_metrics
         for metric in metrics:
             sub = long[(long["dataset"] == dataset) & (long["metric"] == metric)]
             if sub.empty:
@@ -207,7 +222,7 @@ def _wide(board: Leaderboard) -> pd.DataFrame:
             for _, r in sub.iterrows():
                 col[index[tuple(r[k] for k in ROW_KEYS)]] = r["text"]
             table[f"{dataset} {metric} {arrow}"] = col
-            if metric == board.primary:
+            if metric == primary:
                 delta = [""] * len(order)
                 rel = [""] * len(order)
                 for _, r in sub.iterrows():
@@ -243,10 +258,10 @@ def render_markdown(board: Leaderboard, title: str, command: str, note: str = ""
     lines = [f"# {title}", ""]
     lines.append(f"Produced by `{command}`. Cells show mean ± std over seeds (n = number of seeds).")
     if board.reference:
-        lines.append(f"Δ and relative gain compare the primary metric ({board.primary}) with the row `{board.reference}`.")
+        lines.append(f"Δ and relative gain compare the primary metric ({board.primary_text()}) with the row `{board.reference}`.")
     else:
         lines.append(
-            f"Δ and relative gain compare the primary metric ({board.primary}) with the row of the same "
+            f"Δ and relative gain compare the primary metric ({board.primary_text()}) with the row of the same "
             "source, data and student that has teacher `none` and loss `none`."
         )
     if any(str(c).endswith("paired Δ") for c in wide.columns):

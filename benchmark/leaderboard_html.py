@@ -41,7 +41,8 @@ def render(board: Leaderboard, stem: str, title: str, command: str,
     summary = plots.summarize(board, None if records is None else list(records))
     images: dict[str, bytes] = {}
     figures: list[str] = []
-    gain = plots.plot_gains(summary, board.primary)
+    primary = board.primary_text()
+    gain = plots.plot_gains(summary, primary)
     if gain is not None:
         images[GAIN_PNG] = gain
         spread = ("error bars: std over seeds of the per-seed relative gain, "
@@ -50,19 +51,19 @@ def render(board: Leaderboard, stem: str, title: str, command: str,
                   "bar: the table's relative gain (ratio of means; per-seed values were not available)")
         figures.append(_figure(
             stem, GAIN_PNG, "Relative gain over the no-teacher row",
-            f"Relative gain (%) in {board.primary} of each teacher × loss row over the no-teacher row of the "
+            f"Relative gain (%) in {primary} of each teacher × loss row over the no-teacher row of the "
             f"same data, student and dataset, one panel per dataset; {spread}. Dashed lines: the paper's "
             "headline relative gains (+3.5 % EGTEA, +7.2 % EPIC-55, as stated in its abstract).",
         ))
     else:
         figures.append('<p class="skipped">No relative-gain plot: no row of this suite has a '
                        "no-teacher row to compare with.</p>")
-    scatter = plots.plot_teacher_vs_gain(summary, board.primary)
+    scatter = plots.plot_teacher_vs_gain(summary, primary)
     if scatter is not None:
         images[TEACHER_PNG] = scatter
         figures.append(_figure(
             stem, TEACHER_PNG, "Teacher accuracy against student gain",
-            f"Each point is one teacher × loss × student × dataset: the teacher's own {board.primary} on "
+            f"Each point is one teacher × loss × student × dataset: the teacher's own {primary} on "
             "the validation split (mean over seeds) against the student's mean relative gain.",
         ))
     else:
@@ -168,10 +169,10 @@ def _table_html(board: Leaderboard) -> str:
 def _notes(board: Leaderboard, wide: pd.DataFrame) -> list[str]:
     notes = ["Cells show mean ± std over seeds (n = number of seeds)."]
     if board.reference:
-        notes.append(f"Δ and relative gain compare the primary metric (<code>{_e(board.primary)}</code>) with "
+        notes.append(f"Δ and relative gain compare the primary metric (<code>{_e(board.primary_text())}</code>) with "
                      f"the row <code>{_e(board.reference)}</code>.")
     else:
-        notes.append(f"Δ and relative gain compare the primary metric (<code>{_e(board.primary)}</code>) with "
+        notes.append(f"Δ and relative gain compare the primary metric (<code>{_e(board.primary_text())}</code>) with "
                      "the row of the same source, data and student that has teacher <code>none</code> and "
                      "loss <code>none</code>.")
     if any(str(c).endswith("paired Δ") for c in wide.columns):

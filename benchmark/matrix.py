@@ -72,6 +72,8 @@ class TrainConfig:
 @dataclass
 class LeaderboardConfig:
     primary: str = "top5_action"
+    # dataset -> its own primary metric, e.g. {egtea: top1_action} (the paper's EGTEA metric)
+    primary_by_dataset: dict[str, str] = field(default_factory=dict)
     metrics: list[str] = field(default_factory=list)  # empty: every metric of the matrix
     baselines: list[str] = field(default_factory=list)  # baseline table names to show
     output: str = ""  # file stem in the leaderboard folder; empty: the matrix name
@@ -235,6 +237,8 @@ def build_matrix(raw: dict[str, Any], plugins: Plugins, path: Path | None = None
         plugins.registries["metric"].get(str(m), f"{where}: metrics")
     for b in board.baselines:
         plugins.registries["baseline"].get(b, f"{where}: leaderboard.baselines")
+    for d, m in board.primary_by_dataset.items():
+        plugins.registries["metric"].get(str(m), f"{where}: leaderboard.primary_by_dataset.{d}")
 
     _check_components(raw, plugins, where)
     combos = [dict(zip(AXES, values)) for values in itertools.product(*(axes[a] for a in AXES))]

@@ -41,21 +41,24 @@ def _row(rec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def seed_gains(records: Iterable[dict[str, Any]], primary: str) -> pd.DataFrame:
+def seed_gains(records: Iterable[dict[str, Any]], primary: str,
+               by_dataset: dict[str, str] | None = None) -> pd.DataFrame:
     """Per-seed relative gain (%) of every distilled row over the no-teacher row of the same data,
     student, dataset and seed: (row_seed − base_seed) / base_seed · 100. Seeds without a
-    no-teacher run are left out. ``teacher_score`` is the teacher's own primary metric."""
+    no-teacher run are left out. ``teacher_score`` is the teacher's own primary metric. The
+    primary metric of a dataset is ``by_dataset[dataset]`` where given, else ``primary``."""
     base: dict[tuple, float] = {}
     rows = []
     for rec in records:
-        if rec.get("status") != "ok" or (rec.get("metrics") or {}).get(primary) is None:
+        metric = (by_dataset or {}).get(rec.get("cell", {}).get("dataset"), primary)
+        if rec.get("status") != "ok" or (rec.get("metrics") or {}).get(metric) is None:
             continue
         row = _row(rec)
-        value = float(rec["metrics"][primary])
+        value = float(rec["metrics"][metric])
         if row["baseline"]:
             base[(row["data"], row["student"], row["dataset"], row["seed"])] = value
         else:
-            score = (rec.get("teacher_metrics") or {}).get(primary)
+            score = (rec.get("teacher_metrics") or {}).get(metric)
             rows.append({**row, "value": value, "teacher_score": float("nan") if score is None else float(score)})
     out = []
     for row in rows:
@@ -72,7 +75,7 @@ def summarize(board: Leaderboard, records: Iterable[dict[str, Any]] | None) -> p
     and the teacher's mean primary metric. Without records, the table's relative gain of our rows
     (ratio of means, no spread, no teacher score) is used when it is against the no-teacher row."""
     if records is not None:
-        per_seed = seed_gains(records, board.primary)
+        per_seed = seed_gains(records, board.primary, board.primary_by_dataset)
         if per_seed.empty:
             return pd.DataFrame(columns=SUMMARY_COLUMNS)
         agg = (per_seed.groupby(GROUP, dropna=False, sort=False)
@@ -85,7 +88,7 @@ def summarize(board: Leaderboard, records: Iterable[dict[str, Any]] | None) -> p
     long = board.long
     if long.empty or board.reference:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    sub = long[(long["source"] == OURS) & (long["metric"] == board.primary) & ~long["baseline"]
+    sub = long[(long["source"] == OURS) & (long["metric"] == long["dataset"].map(board.primary_of)) & ~long["baseline"]
                & long["rel_gain_pct"].notna()]
     return pd.DataFrame({
         **{k: sub[k].tolist() for k in GROUP}, "gain": sub["rel_gain_pct"].tolist(),

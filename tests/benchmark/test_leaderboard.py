@@ -93,3 +93,25 @@ def test_paired_differences_over_matched_seeds():
 def test_paired_test_edge_cases():
     assert math.isnan(leaderboard.paired_test([1.0])[2])
     assert leaderboard.paired_test([0.0, 0.0])[2] == 1.0
+
+
+def test_primary_metric_per_dataset():
+    from benchmark import plots
+
+    records = []
+    for dataset, shift in (("egtea", 0.0), ("epic55", 100.0)):
+        for seed, (b, k) in enumerate([(20.0, 23.0), (22.0, 24.0)]):
+            records += [rec("none", "none", seed, b + shift, dataset), rec("t", "kl", seed, k + shift, dataset)]
+    board = leaderboard.build(records, [], "top5_action", primary_by_dataset={"egtea": "top1_action"})
+    wide = board.wide()
+    cols = [c for c in wide.columns if "Δ" in c]
+    assert cols == ["egtea Δ top1_action", "egtea paired Δ", "epic55 Δ top5_action", "epic55 paired Δ"]
+    assert list(wide.columns).index("egtea top1_action ↑") < list(wide.columns).index("egtea top5_action ↑")
+    long = board.long
+    paired = long[long.paired_n == 2]
+    assert set(zip(paired.dataset, paired.metric)) == {("egtea", "top1_action"), ("epic55", "top5_action")}
+    assert board.primary_text() == "top5_action; egtea: top1_action"
+    assert "primary metric (top5_action; egtea: top1_action)" in leaderboard.render_markdown(board, "t", "cmd")
+    gains = plots.seed_gains(records, "top5_action", {"egtea": "top1_action"})
+    egtea = gains[gains.dataset == "egtea"].sort_values("seed")["gain"].round(3).tolist()
+    assert egtea == [15.0, round(2 / 22 * 100, 3)]  # from top-1 (20 -> 23, 22 -> 24), not top-5
