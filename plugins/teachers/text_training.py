@@ -162,6 +162,31 @@ def encode(tok: Any, texts: list[str], max_len: int) -> list[list[int]]:
     return tok(texts, truncation=True, max_length=max_len, add_special_tokens=True)["input_ids"]
 
 
+def encode_windows(tok: Any, texts: list[str], max_len: int) -> list[list[int]]:
+    """Each text cut into consecutive windows of at most ``max_len`` tokens (special tokens
+    included), none lost: a stage-A corpus line can be a whole video's action sequence, hundreds
+    of tokens, which truncation would cut to its first ``max_len``."""
+    prefix, suffix = special_affixes(tok)
+    width = max(1, max_len - len(prefix) - len(suffix))
+    out = []
+    for ids in tok(texts, add_special_tokens=False, truncation=False)["input_ids"]:
+        for start in range(0, max(len(ids), 1), width):
+            out.append(prefix + ids[start:start + width] + suffix)
+    return out
+
+
+def special_affixes(tok: Any) -> tuple[list[int], list[int]]:
+    """The special tokens the tokenizer puts before and after a text (``[CLS]``/``[SEP]``,
+    ``<s>``/``</s>``, none for GPT-2), found by tokenizing a probe with and without them."""
+    probe = "take"
+    full = tok(probe, add_special_tokens=True)["input_ids"]
+    plain = tok(probe, add_special_tokens=False)["input_ids"]
+    for i in range(len(full) - len(plain) + 1):
+        if full[i:i + len(plain)] == plain:
+            return list(full[:i]), list(full[i + len(plain):])
+    raise ValueError("cannot locate the text among the tokenizer's special tokens")
+
+
 def batches(lengths: np.ndarray, batch_size: int, bucket: bool, rng: np.random.Generator | None) -> list[np.ndarray]:
     """Index batches; with bucketing, sequences of similar length share a batch (order of the
     batches is shuffled when ``rng`` is given)."""
@@ -203,7 +228,7 @@ def pretrain(teacher: Any, tok: Any, model_config: Any, init_from: str | None, l
     model.resize_token_embeddings(len(tok))
     model.to(device).train()
     collator = DataCollatorForLanguageModeling(tok, mlm=not teacher.is_decoder, mlm_probability=c.mlm_probability)
-    ids = encode(tok, lines, c.max_len)
+    ids = encode_windows(tok, lines, c.max_len)
     lengths = np.array([len(x) for x in ids])
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=c.pretrain_lr, weight_decay=0.01)
     rng = np.random.default_rng(seed)

@@ -117,3 +117,21 @@ def test_stage_a_pretraining_on_a_corpus(preset):
     teacher.fit(data, _Acc(), 0)
     assert teacher.predict(data, "val", _Acc()).logits.shape[1] == 4
     assert len(teacher.pretrain_losses) == 1 and 0 < teacher.pretrain_losses[0] < 20  # stage A ran and logged
+
+
+@pytest.mark.parametrize("preset", ["gpt2", "roberta"])
+def test_stage_a_corpus_lines_longer_than_max_len_are_windowed_not_truncated(preset):
+    from plugins.teachers.text_training import encode_windows, load_tokenizer, special_affixes
+
+    line = " <a> ".join(["take <v> knife", "cut <v> onion", "put <v> knife", "wash <v> hand"] * 30)
+    teacher = P[preset](TextTeacherConfig(**TINY))
+    tok = load_tokenizer(teacher, [line, "take <v> knife"])
+    plain = tok([line], add_special_tokens=False)["input_ids"][0]
+    windows = encode_windows(tok, [line, "take <v> knife"], 40)
+    assert len(plain) > 100 and all(len(w) <= 40 for w in windows)
+    prefix, suffix = special_affixes(tok)
+    body = [t for w in windows[:-1] for t in w[len(prefix):len(w) - len(suffix)]]
+    assert body == plain  # every token of the long line, in order, none dropped
+    assert len(windows) - 1 == -(-len(plain) // (40 - len(prefix) - len(suffix)))
+    assert all(w[:len(prefix)] == prefix and w[len(w) - len(suffix):] == suffix for w in windows)
+    assert (prefix, suffix) == (([], []) if preset == "gpt2" else ([tok.cls_token_id], [tok.sep_token_id]))
