@@ -7,7 +7,7 @@ Run: BENCH_PERF=1 BENCH_DATA_DIR=../shared/data .venv/bin/python -m pytest tests
 
 By default a reduced default matrix (EGTEA, teachers gpt2 and seq-gru, student avt, one epoch
 for students and teachers: 5 cells) keeps the two variants to minutes. ``BENCH_PERF_FULL=1``
-runs the whole default matrix instead (about 50 minutes with the cache on 2 cores, several
+runs the whole default matrix instead (37 minutes with the cache on 2 cores, several
 times that without). Each cell's timings and peak RSS go into the benchmark's ``extra_info``.
 """
 import json
