@@ -49,10 +49,9 @@ class FeatureCache:
             return hit[0], hit[1], True
         arrays, info = compute()
         final = self.root / key
-        if not final.exists():
+        if not final.exists():  # else another process wrote the same entry meanwhile
             with atomic.atomic_dir(final) as tmp:
                 for split in splits:
                     np.save(tmp / f"{split}.npy", np.ascontiguousarray(arrays[split]), allow_pickle=False)
                 (tmp / INFO).write_text(json.dumps({"content": content, "info": info}, default=str), encoding="utf-8")
-            return arrays, info, False
-        return arrays, info, False  # another process wrote the same entry meanwhile
+        return arrays, info, False

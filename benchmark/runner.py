@@ -20,12 +20,12 @@ from .api import AnticipationData, TeacherOutput
 from .config import build_config
 from .environment import describe
 from .errors import ConfigError
+from .feature_cache import FeatureCache
 from .locks import CellLock
 from .matrix import Cell, Matrix
 from .plugin_manager import Plugins
 from .runid import SCHEMA_VERSION, canonical_json, identity, run_id
 from .store import RunStore
-from .feature_cache import FeatureCache
 from .teacher_cache import TeacherCache
 from .training import Budget, peak_rss_mb, reset_peak_rss, train_and_evaluate
 

@@ -23,8 +23,8 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from . import atomic
-from .locks import CellLock
 from .api import TeacherOutput
+from .locks import CellLock
 from .runid import digest
 
 ARRAYS = "outputs.safetensors"

@@ -67,9 +67,10 @@ class QueueLauncher(ProcessLauncher):
 
 
 def auto_slots(num_processes: int = 1, gib_per_rank: float = 3.0) -> int:
-    """CPU cells at a time for ``slots: 0``: one rank per core (small models train faster as
-    one-thread processes side by side than as one process on every core), but no more ranks
-    than memory holds at ``gib_per_rank`` each (a real-annotation cell peaks near 2 GB)."""
+    """CPU cells at a time for ``slots: 0``: one rank per core (for cells of a minute or more,
+    one-thread processes side by side beat one process on every core: docs/performance.md), but
+    no more ranks than memory holds at ``gib_per_rank`` each (a real-annotation cell peaks near
+    2.4 GB)."""
     cores = os.cpu_count() or 1
     try:
         memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
