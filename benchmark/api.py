@@ -84,11 +84,28 @@ class AnticipationData:
     #: anticipation step, up to alpha before the action); 0 for AVT-style sampling. The runner
     #: crops them away for students that do not declare ``uses_future_steps``.
     obs_tail_steps: int = 0
+    #: per split, per video: the annotated segments whose labels that split's samples may see
+    #: (per-step labels of past actions). A split never sees another split's labels, as in AVT,
+    #: where a dataset object labels its frames from its own annotation file only. Left empty, a
+    #: split's own target segments are used (:meth:`label_timeline`).
+    split_timelines: dict[str, dict[str, list[Segment]]] = field(default_factory=dict)
+    #: per split, the segments the protocol dropped and why (``{"val": {"observation before
+    #: the video": 10}}``); their samples are in no split
+    dropped: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def anticipation_index(self) -> int:
         """Index of the step at ``obs_end`` (= start - tau_a): the last one a prediction may use."""
         return self.obs_steps - 1 - self.obs_tail_steps
+
+    def label_timeline(self, split: str) -> dict[str, list[Segment]]:
+        """Per video, ordered by start: the segments whose labels samples of ``split`` may see."""
+        if split in self.split_timelines:
+            return self.split_timelines[split]
+        by_video: dict[str, list[Segment]] = {}
+        for sample in self.splits[split]:
+            by_video.setdefault(sample.video, []).append(sample.target)
+        return {v: sorted(segs, key=lambda s: (s.start, s.end)) for v, segs in sorted(by_video.items())}
 
     def obs_times(self, sample: Sample) -> np.ndarray:
         """Timestamps (s) of the ``obs_steps`` steps; step ``anticipation_index`` is ``obs_end``."""

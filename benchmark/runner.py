@@ -494,7 +494,7 @@ class Runner:
         for f in range(folds):
             held = [i for i, s in enumerate(train) if fold_of[s.video] == f]
             sub = dataclasses.replace(data, splits={"train": [s for s in train if fold_of[s.video] != f],
-                                                    "val": [train[i] for i in held]})
+                                                    "val": [train[i] for i in held]}, split_timelines={})
             log.info("cross-fitting teacher %s: fold %d/%d (%d held-out samples)", cell.teacher, f + 1, folds, len(held))
             teacher = self.component(cell, "teacher")
             teacher.plugins, teacher.data_dir = self.plugins, self.data_dir
@@ -600,14 +600,17 @@ def teachers_first(jobs: list[Job]) -> list[Job]:
 def step_labels(data: AnticipationData, split: str) -> np.ndarray:
     """``[N, T]`` action in progress at each observed step of each sample (the latest-starting
     segment with start <= t < end), -100 where no segment covers the step. Only segments that
-    started before the step's time can match, so the anticipated segment never does."""
+    started before the step's time can match, so the anticipated segment never does, and only
+    segments of the same split (:meth:`AnticipationData.label_timeline`), so no label of another
+    split reaches a training tensor."""
     from bisect import bisect_right
 
     samples = data.splits[split]
+    timelines = data.label_timeline(split)
     out = np.full((len(samples), data.obs_steps), -100, dtype=np.int64)
-    starts = {v: [seg.start for seg in segs] for v, segs in data.timelines.items()}
+    starts = {v: [seg.start for seg in segs] for v, segs in timelines.items()}
     for i, sample in enumerate(samples):
-        timeline = data.timelines.get(sample.video, [])
+        timeline = timelines.get(sample.video, [])
         begin = starts.get(sample.video, [])
         for j, t in enumerate(data.obs_times(sample)):
             hi = bisect_right(begin, float(t))

@@ -110,6 +110,7 @@ class EGTEA(Dataset):
             splits[split] = build_samples(segments[split], source, c.anticipation_s, c.history_len)
         return AnticipationData(
             name=self.name, data_kind=self.data_kind, classes=classes, splits=splits, timelines=timelines,
+            split_timelines={split: order_timelines(segments[split]) for split in ("train", "val")},
             obs_steps=obs.steps, obs_step_s=obs.step_s, obs_tail_steps=obs.tail_steps,
             fingerprint=self.fingerprint(data_dir), info={"protocol": dataclasses.asdict(c)},
         )

@@ -107,6 +107,7 @@ class EPIC55(Dataset):
         }
         return AnticipationData(
             name=self.name, data_kind=self.data_kind, classes=classes, splits=splits, timelines=timelines,
+            split_timelines={split: order_timelines(segments[split]) for split in ("train", "val")},
             obs_steps=obs.steps, obs_step_s=obs.step_s, obs_tail_steps=obs.tail_steps,
             fingerprint=self.fingerprint(data_dir),
             info={"many_shot": many_shot, "protocol": dataclasses.asdict(c)},

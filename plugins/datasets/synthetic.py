@@ -83,6 +83,7 @@ class SyntheticKitchens(Dataset):
         splits: dict[str, list[Sample]] = {"train": [], "val": []}
         videos = [("train", f"S{i:03d}") for i in range(c.train_videos)]
         videos += [("val", f"V{i:03d}") for i in range(c.val_videos)]
+        split_of = {video: split for split, video in videos}
         for split, video in videos:
             script = scripts[rng.integers(0, c.recipes)]
             actions: list[int] = []
@@ -112,6 +113,8 @@ class SyntheticKitchens(Dataset):
             classes=classes,
             splits=splits,
             timelines=timelines,
+            split_timelines={split: {v: timelines[v] for v, s in split_of.items() if s == split}
+                             for split in ("train", "val")},
             obs_steps=c.obs_steps,
             obs_step_s=c.obs_step_s,
             fingerprint=self.fingerprint(data_dir),

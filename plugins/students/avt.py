@@ -104,7 +104,8 @@ class AVTStudent(Student):
     """AVT-h on pre-extracted features (the small CPU preset; see the other presets)."""
 
     name = "avt"
-    version = "1"
+    #: 2: per-step past-action labels come from the sample's own split only
+    version = "2"
     description = "AVT-h: causal GPT-2 over features, future-feature and past-action losses (small)"
     Config = AVTConfig
     required_modalities = ("rgb",)

@@ -196,7 +196,7 @@ def test_step_labels_are_the_action_in_progress_and_never_the_target(plugins):
     assert labels.shape == (len(data.splits["train"]), data.obs_steps)
     for i, sample in enumerate(data.splits["train"][:200]):
         for j, t in enumerate(data.obs_times(sample)):
-            covering = [s for s in data.timelines[sample.video] if s.start <= t < s.end]
+            covering = [s for s in data.label_timeline("train")[sample.video] if s.start <= t < s.end]
             if labels[i, j] == -100:
                 assert not covering
             else:

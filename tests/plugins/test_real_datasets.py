@@ -76,6 +76,55 @@ def test_egtea_same_split_history_never_holds_a_validation_label(egtea):
     assert longer > 0
 
 
+def _labels_from(data, timelines):
+    """Per training sample and observed step: the action of the latest-starting segment of
+    ``timelines`` that covers the step (start <= t < end), with its uid; computed here, not by
+    the runner."""
+    out = []
+    for sample in data.splits["train"]:
+        segs = timelines.get(sample.video, [])
+        row = []
+        for t in data.obs_times(sample):
+            covering = [s for s in segs if s.start <= t < s.end]
+            best = max(covering, key=lambda s: (s.start, s.end, int(s.uid)), default=None)
+            row.append((best.action, best.uid) if best else (-100, None))
+        out.append(row)
+    return out
+
+
+@needs_data
+@pytest.mark.parametrize("split", [1, 2, 3])
+def test_no_egtea_validation_label_reaches_a_training_tensor(split):
+    from benchmark.runner import step_labels
+
+    data = EGTEA(EGTEAConfig(split=split)).load(DATA)
+    train, val = data.splits["train"], data.splits["val"]
+    val_uids = {s.uid for s in val}
+    # targets
+    assert not {s.uid for s in train} & val_uids
+    # histories (the teachers' only input besides the class names)
+    train_by_video = order_timelines([s.target for s in train])
+    for s in train:
+        earlier = [seg for seg in train_by_video[s.video] if seg.start < s.target.start][-15:]
+        assert s.history == tuple(seg.action for seg in earlier)
+    # per-step past-action labels, against labels computed here from training segments only
+    expected = _labels_from(data, train_by_video)
+    got = step_labels(data, "train")
+    assert got.tolist() == [[a for a, _ in row] for row in expected]
+    assert not {uid for row in expected for _, uid in row} & val_uids
+    # the same computation over both splits' segments would let validation labels in
+    both = order_timelines([s.target for s in train] + [s.target for s in val])
+    leaky = _labels_from(data, both)
+    leaked = [[uid in val_uids for _, uid in row] for row in leaky]
+    assert sum(map(sum, leaked)) > 0
+    # on split 1, the steps after the first (those the loss used): 3,718 of 30,368 labels (1,227
+    # samples) are validation clips'; in 2 of them the clip has the action the fix gives
+    if split == 1:
+        n_leaked, n_samples = sum(sum(row[1:]) for row in leaked), sum(any(row[1:]) for row in leaked)
+        n_labels = sum(a != -100 for row in leaky for a, _ in row[1:])
+        assert (n_leaked, n_labels, n_samples) == (3718, 30368, 1227)
+
+
 segment_lists = st.lists(
     st.tuples(st.integers(0, 300), st.integers(1, 90), st.integers(0, 9)), min_size=1, max_size=30
 )
