@@ -13,6 +13,8 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 import numpy as np
 
+from .protocol import FramePadding, frames_of
+
 # ----------------------------------------------------------------------------- data structures
 
 
@@ -90,8 +92,10 @@ class AnticipationData:
     #: split's own target segments are used (:meth:`label_timeline`).
     split_timelines: dict[str, dict[str, list[Segment]]] = field(default_factory=dict)
     #: per split, the segments the protocol dropped and why (``{"val": {"observation before
-    #: the video": 10}}``); their samples are in no split
+    #: the video": 10}}``); they are neither trained on nor scored
     dropped: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: how steps before a video's first frame are read (:func:`benchmark.protocol.frames_of`)
+    frame_padding: FramePadding = "clamp"
 
     @property
     def anticipation_index(self) -> int:
@@ -111,6 +115,11 @@ class AnticipationData:
         """Timestamps (s) of the ``obs_steps`` steps; step ``anticipation_index`` is ``obs_end``."""
         offsets = (np.arange(self.obs_steps, dtype=np.float64) - self.anticipation_index) * self.obs_step_s
         return sample.obs_end + offsets
+
+    def obs_frames(self, sample: Sample) -> np.ndarray:
+        """Frame numbers (30 fps clock) of the ``obs_steps`` steps, padded before the video's
+        first frame as ``frame_padding`` says: the frames every feature source reads."""
+        return frames_of(self.obs_times(sample), self.frame_padding)
 
 
 @dataclass
@@ -273,6 +282,43 @@ class Student(Component):
         to ``"pretrain"`` and distillation off (e.g. RULSTM's sequence completion); then
         ``model.stage`` is ``"train"``."""
         return 0
+
+    def training_stages(self, epochs: int) -> list["TrainStage"]:
+        """The stages the training loop runs, in order; ``epochs`` is ``train.epochs``. The
+        default: :meth:`pretrain_epochs` of ``pretrain``, then ``epochs`` of ``train``, one
+        optimiser throughout. Students trained in several runs (RULSTM's branches, then MATT)
+        return more, with fresh optimisers and model selection."""
+        stages = [TrainStage("pretrain", self.pretrain_epochs(), mode="pretrain")] if self.pretrain_epochs() else []
+        return stages + [TrainStage("train", int(epochs))]
+
+    def stage_parameters(self, model: Any, stage: "TrainStage") -> list[Any]:
+        """The parameters a stage with ``fresh_optimizer`` trains (default: all of them)."""
+        return [p for p in model.parameters() if p.requires_grad]
+
+
+#: the leaderboard label of rows whose metrics come from a validation-selected epoch
+SELECTED_ROW_LABEL = "best val epoch"
+SELECTED_NOTE = (f"Rows labelled `{SELECTED_ROW_LABEL}` show the epoch their student's own model selection kept "
+                 "(best validation top-5 at the scored step, as RULSTM selects); each record also holds the last "
+                 "epoch's metrics (`metrics_last_epoch`).")
+
+
+@dataclass
+class TrainStage:
+    """One stage of a student's training (:meth:`Student.training_stages`)."""
+
+    name: str
+    epochs: int
+    #: ``model.stage`` during the stage: ``"pretrain"`` (e.g. sequence completion, no
+    #: distillation) or ``"train"``
+    mode: str = "train"
+    #: ``model.branch`` during the stage: the part of the model that runs ("" = all of it)
+    branch: str = ""
+    #: start the stage with a new optimiser over :meth:`Student.stage_parameters`
+    fresh_optimizer: bool = False
+    #: evaluate on validation after every epoch and end the stage with the weights of the epoch
+    #: of best top-5 at the scored step (RULSTM's model selection)
+    select_best: bool = False
 
 
 class DistillLoss(Component):

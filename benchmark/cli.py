@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="resolve and type-check every cell without running")
     _matrix_args(val)
     _common(val)
+    val.add_argument("--print-config", action="store_true",
+                     help="print every cell's fully resolved configuration (YAML, or JSON with --json)")
+    val.add_argument("--json", action="store_true", help="with --print-config: JSON instead of YAML")
 
     plug = sub.add_parser("plugins", help="list plugins and the components they register")
     _common(plug)
@@ -133,6 +136,8 @@ def _data_parser(sub: Any) -> None:
     data_sub = data.add_subparsers(dest="data_command", required=True)
     dl = data_sub.add_parser("download", help="fetch missing files of a dataset and verify their sha256")
     info = data_sub.add_parser("info", help="show which files of a dataset are present and what they hold")
+    info.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                      help="a setting of the dataset's config, e.g. --set video_start=reference")
     for p in (dl, info):
         p.add_argument("dataset", metavar="DATASET", help="a registered dataset name (see `bench plugins`)")
         p.add_argument("--data-dir", type=Path, default=None,
@@ -257,12 +262,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
     runner = Runner(plugins, Path("runs"), data_dir=args.data_dir)
     # resolves every component and fingerprints every dataset; feature files may be absent here
     jobs = runner.plan(matrix, require_features=False)
+    if args.print_config:
+        _print_resolved(plugins, jobs, as_json=args.json)
+        return EXIT_OK
     print(f"matrix '{matrix.name}': {len(jobs)} cells valid")
     for combo, reason in matrix.dropped:
         print(f"  dropped {combo}: {reason}")
     for name, reason in sorted(runner.unavailable_features.items()):
         print(f"  note: feature source '{name}' is not available here ({reason}); `bench run` needs it")
     return EXIT_OK
+
+
+def _print_resolved(plugins: Any, jobs: list[Any], as_json: bool) -> None:
+    from .resolved import resolved_config
+
+    cells = [resolved_config(j.cell, j.run_id, plugins) for j in jobs]
+    if as_json:
+        print(json.dumps(cells, indent=2, default=str))
+    else:
+        import yaml
+
+        print(yaml.safe_dump(cells, sort_keys=False, default_flow_style=False), end="")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -599,9 +619,12 @@ def cmd_data(args: argparse.Namespace) -> int:
     files = _manifest(cls)
     if args.data_command == "download":
         return EXIT_OK if files is None else _data_download(args, cls.name, data_dir, files)
+    from .config import apply_overrides, build_config
+
+    config = build_config(cls.Config, apply_overrides({}, args.overrides), f"dataset {cls.name}")
     if files is not None and not _print_files(cls.name, data_dir, files):
         return EXIT_OK
-    _print_contents(cls, data_dir)
+    _print_contents(cls, config, data_dir)
     return EXIT_OK
 
 
@@ -630,17 +653,20 @@ def _print_files(name: str, data_dir: Path, files: list[RemoteFile]) -> bool:
     return True
 
 
-def _print_contents(cls: Any, data_dir: Path) -> None:
-    """Load the dataset with its default config and print its splits and class counts."""
+def _print_contents(cls: Any, config: Any, data_dir: Path) -> None:
+    """Load the dataset and print its splits, the segments the protocol dropped and the class
+    counts."""
     try:
-        data = cls(cls.Config()).load(data_dir)
+        data = cls(config).load(data_dir)
     except Exception as exc:  # a dataset that cannot load is reported, not fatal
         print(f"cannot load {cls.name}: {type(exc).__name__}: {exc}")
         return
     from tabulate import tabulate
 
-    rows = [[split, len({s.video for s in samples}), len(samples)] for split, samples in data.splits.items()]
-    print(tabulate(rows, headers=["split", "videos", "segments"]))
+    rows = [[split, len({s.video for s in samples}), len(samples),
+             sum(data.dropped.get(split, {}).values()), "; ".join(f"{n} {why}" for why, n in data.dropped.get(split, {}).items())]
+            for split, samples in data.splits.items()]
+    print(tabulate(rows, headers=["split", "videos", "segments", "dropped", "why"]))
     c = data.classes
     print(f"classes: {len(c.actions)} actions, {len(c.verbs)} verbs, {len(c.nouns)} nouns")
 

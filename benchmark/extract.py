@@ -1,7 +1,7 @@
 """Backbone features from JPEG frames into an LMDB in the RULSTM/AVT layout (``bench features
 extract``), read back by the ``lmdb`` feature source.
 
-The frames are those a dataset's samples need (the numbers :func:`benchmark.protocol.frames_of`
+The frames are those a dataset's samples need (the numbers :meth:`AnticipationData.obs_frames`
 gives for every observed step, as the ``lmdb`` source will ask for them), or every JPEG under
 the frames folder. Each is decoded (RGB, bilinear resize to the backbone's input size), normalised
 with the backbone's mean and std, and passed through a headless timm model in eval mode; the
@@ -24,7 +24,6 @@ import numpy as np
 
 from .api import AnticipationData
 from .errors import ConfigError, DataError
-from .protocol import frames_of
 
 
 @dataclass
@@ -44,7 +43,7 @@ def needed_frames(data: AnticipationData, splits: Sequence[str]) -> list[tuple[s
             raise ConfigError(f"--splits: dataset '{data.name}' has no split '{split}' "
                               f"(it has {', '.join(data.splits)})")
         for sample in data.splits[split]:
-            keys.update((sample.video, int(f)) for f in frames_of(data.obs_times(sample)).tolist())
+            keys.update((sample.video, int(f)) for f in data.obs_frames(sample).tolist())
     return sorted(keys)
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from . import atomic
-from .api import BaselineTable
+from .api import SELECTED_NOTE, SELECTED_ROW_LABEL, BaselineTable
 
 OURS = "this suite"
 
@@ -275,6 +275,8 @@ def render_markdown(board: Leaderboard, title: str, command: str, note: str = ""
             "Rows whose `data` is `synthetic` or `simulated` were computed on generated data or "
             "simulated features: they show how methods behave, not what they score on real video."
         )
+    if "label" in wide and (wide["label"] == SELECTED_ROW_LABEL).any():
+        lines.append(SELECTED_NOTE)
     if note:
         lines.append(note)
     lines += ["", tabulate(wide, headers="keys", tablefmt="github", showindex=False, disable_numparse=True), ""]

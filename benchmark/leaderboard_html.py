@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 from urllib.parse import quote
@@ -14,6 +15,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from . import plots
+from .api import SELECTED_NOTE, SELECTED_ROW_LABEL
 from .leaderboard import OURS, ROW_KEYS, Leaderboard
 
 GAIN_PNG = "relative_gain.png"
@@ -184,6 +186,8 @@ def _notes(board: Leaderboard, wide: pd.DataFrame) -> list[str]:
         notes.append("Rows whose <code>data</code> is <code>synthetic</code> or <code>simulated</code> were "
                      "computed on generated data or simulated features: they show how methods behave, not "
                      "what they score on real video.")
+    if "label" in wide and (wide["label"] == SELECTED_ROW_LABEL).any():
+        notes.append(re.sub(r"`([^`]*)`", lambda m: f"<code>{_e(m.group(1))}</code>", _e(SELECTED_NOTE)))
     if not board.long.empty and board.long["uncertain"].any():
         notes.append("† the source of this published number could not be checked exactly (see the table's "
                      "notes).")

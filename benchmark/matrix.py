@@ -43,6 +43,13 @@ class TrainConfig:
     weight_decay: float = 0.0
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
     momentum: float = 0.9
+    nesterov: bool = False  # SGD only (AVT's presets use it)
+    # per-step learning-rate schedule (benchmark/schedule.py): "constant" or "cosine" (AVT's, to 0)
+    schedule: Literal["constant", "cosine"] = "constant"
+    warmup_epochs: int = 0  # linear warm-up from 0, before the schedule (AVT-b: 5)
+    # "world_size": lr x number of processes, with batch_size per process, as AVT scales it
+    # (func/train.py); "none": lr as given whatever the number of processes
+    lr_scaling: Literal["none", "world_size"] = "none"
     grad_clip: float = 0.0  # 0 disables clipping
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # passed to accelerate
     teacher_seed: int = 0  # teachers are fitted once with this seed, whatever the cell seed
@@ -57,6 +64,16 @@ class TrainConfig:
     trackers: list[str] = field(default_factory=list)  # Accelerate trackers, e.g. [tensorboard]
 
     def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size", "eval_batch_size"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key}: expected >= 1, got {getattr(self, key)}")
+        for key in ("lr", "weight_decay", "grad_clip"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key}: expected >= 0, got {getattr(self, key)}")
+        if not 0 <= self.warmup_epochs <= self.epochs:
+            raise ValueError(f"warmup_epochs: expected between 0 and epochs ({self.epochs}), got {self.warmup_epochs}")
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
+            raise ValueError("nesterov: needs optimizer sgd with momentum > 0")
         for key in ("time_budget_s", "memory_budget_mb", "checkpoint_every_epochs"):
             if getattr(self, key) < 0:
                 raise ValueError(f"{key}: expected >= 0 (0 = off), got {getattr(self, key)}")
@@ -291,8 +308,9 @@ def resolve_cell(
     """Resolve names and configs of one combination; (None, reason) if it cannot run."""
     dataset_alias = str(combo["dataset"])
     fs_raw = raw.get("feature_source") or "simulated"
-    if isinstance(fs_raw, dict):
-        fs_alias = fs_raw.get(dataset_alias, fs_raw.get("default", "simulated"))
+    if isinstance(fs_raw, dict):  # most specific first: "dataset/student", "dataset", "default"
+        fs_alias = fs_raw.get(f"{dataset_alias}/{combo['student']}",
+                              fs_raw.get(dataset_alias, fs_raw.get("default", "simulated")))
     else:
         fs_alias = fs_raw
     aliases = {

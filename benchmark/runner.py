@@ -16,7 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import __version__, checkpoint, locks, tracking
-from .api import AnticipationData, TeacherOutput
+from .api import SELECTED_ROW_LABEL, AnticipationData, TeacherOutput
 from .config import build_config
 from .environment import describe
 from .errors import ConfigError
@@ -334,17 +334,27 @@ class Runner:
                 step_train=step_train, member_train=member_train, budget=budget,
                 checkpoint_dir=run_dir / checkpoint.FOLDER,
                 loss_log=tracking.LossLog(run_dir, accelerator, trackers),
+                y_val=np.array([s.target.action for s in data.splits["val"]], dtype=np.int64),
             )
             timings["train_eval_s"] = round(time.perf_counter() - tic, 3)
             if result.resumed_from_epoch:
                 record["resumed_from_epoch"] = result.resumed_from_epoch
             record["metrics"] = self.compute_metrics(cell, result.val_scores, data)
+            if result.selection:
+                # the row shows the epoch the student's own model selection kept (RULSTM: best
+                # validation top-5 at the scored step); the last epoch's metrics are kept beside
+                record["model_selection"] = result.selection
+                record["row_label"] = SELECTED_ROW_LABEL
+                if result.last_val_scores is not None:
+                    record["metrics_last_epoch"] = self.compute_metrics(cell, result.last_val_scores, data)
             record["higher_is_better"] = {
                 m: bool(self.plugins.get("metric", m).higher_is_better) for m in cell.metrics
             }
             record["epoch_losses"] = result.epoch_losses
             record["student_parameters"] = result.num_parameters
+            record["optimization"] = result.optimization
             record["num_samples"] = {k: len(v) for k, v in data.splits.items()}
+            record["dropped_segments"] = data.dropped
             record["status"] = "ok"
         except KeyboardInterrupt:
             log.warning("interrupted (Ctrl-C) after %.1f s: no record written, the cell stays pending",

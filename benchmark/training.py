@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from . import checkpoint
 from .api import DistillLoss, Student, TeacherOutput
 from .errors import BenchError, NonFiniteLoss
+from .schedule import lr_factor
 from .tracking import LossLog, epoch_entry
 
 
@@ -27,6 +28,13 @@ class TrainResult:
     epoch_losses: list[float] = field(default_factory=list)
     num_parameters: int = 0
     resumed_from_epoch: int = 0  # epochs restored from a checkpoint (0: trained from scratch)
+    #: what the optimiser effectively ran with: base lr after ``lr_scaling``, samples per step
+    #: over all processes, number of processes
+    optimization: dict[str, Any] = field(default_factory=dict)
+    #: per stage with model selection: best and last epoch, their validation top-5
+    selection: dict[str, Any] = field(default_factory=dict)
+    #: validation logits of the last epoch when model selection kept another one
+    last_val_scores: np.ndarray | None = None
 
 
 class BudgetExceeded(BenchError):
@@ -107,16 +115,20 @@ class _TrainModule(torch.nn.Module):
         return value
 
 
-def _optimizer(params: list[torch.nn.Parameter], train: dict[str, Any]) -> torch.optim.Optimizer:
+def effective_lr(train: dict[str, Any], num_processes: int) -> float:
+    """The base learning rate after ``train.lr_scaling`` (AVT: lr x world size)."""
+    return float(train["lr"]) * (num_processes if train.get("lr_scaling", "none") == "world_size" else 1)
+
+
+def _optimizer(params: list[torch.nn.Parameter], train: dict[str, Any], lr: float) -> torch.optim.Optimizer:
     name = train["optimizer"].lower()
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=train["lr"], weight_decay=train["weight_decay"])
+        return torch.optim.AdamW(params, lr=lr, weight_decay=train["weight_decay"])
     if name == "adam":
-        return torch.optim.Adam(params, lr=train["lr"], weight_decay=train["weight_decay"])
+        return torch.optim.Adam(params, lr=lr, weight_decay=train["weight_decay"])
     if name == "sgd":
-        return torch.optim.SGD(
-            params, lr=train["lr"], momentum=train["momentum"], weight_decay=train["weight_decay"]
-        )
+        return torch.optim.SGD(params, lr=lr, momentum=train["momentum"], weight_decay=train["weight_decay"],
+                               nesterov=bool(train.get("nesterov", False)))
     raise ValueError(f"train.optimizer: unknown optimizer '{name}' (adamw, adam, sgd)")
 
 
@@ -138,6 +150,7 @@ def train_and_evaluate(
     budget: Budget | None = None,
     checkpoint_dir: Path | None = None,
     loss_log: LossLog | None = None,
+    y_val: np.ndarray | None = None,
 ) -> TrainResult:
     """Train ``student`` (plus the distillation term) on ``x_train`` and score ``x_val``.
 
@@ -145,7 +158,8 @@ def train_and_evaluate(
     ``member_train`` ``[N, M, C]``: logits of every teacher of an ensemble loss; ``budget``:
     limits checked before every step; ``checkpoint_dir``: resume from the newest checkpoint found
     there, and save one every ``train["checkpoint_every_epochs"]`` epochs; ``loss_log``: one
-    line per epoch (and tracker calls)."""
+    line per epoch (and tracker calls); ``y_val``: validation targets, for students whose stages
+    select their best epoch."""
     model = student.build(int(x_train.shape[-1]), num_classes)
     student_dim = int(getattr(model, "feature_dim", 0))
     teacher_dim = None
@@ -154,7 +168,8 @@ def train_and_evaluate(
     distill = loss.build(student_dim, teacher_dim)
     modules = _TrainModule(student, model, distill)
     params = [p for p in modules.parameters() if p.requires_grad]
-    optimizer = _optimizer(params, train)
+    base_lr = effective_lr(train, accelerator.num_processes)
+    optimizer = _optimizer(params, train, base_lr)
     num_parameters = sum(p.numel() for p in model.parameters())
 
     generator = torch.Generator().manual_seed(seed)
@@ -184,37 +199,76 @@ def train_and_evaluate(
         if member_train is not None:
             soft_members = torch.from_numpy(member_train).to(accelerator.device)
 
-    pretrain = int(student.pretrain_epochs())
-    stages = ["pretrain"] * pretrain + ["train"] * int(train["epochs"])
+    plan = [st for st in student.training_stages(int(train["epochs"])) if st.epochs > 0]
+    per_epoch = [(k, st) for k, st in enumerate(plan) for _ in range(st.epochs)]
+    stages = [st.name for _, st in per_epoch]  # one name per epoch (checkpoints compare them)
+    staged = any(st.fresh_optimizer or st.select_best or st.branch for st in plan)
+    if staged and accelerator.num_processes > 1:
+        raise BenchError(f"student {student.name}: training in stages (fresh optimisers, branches, model "
+                         "selection) runs on one process; use one GPU or the inline launcher")
+    if staged and (y_val is None or len(y_val) != len(x_val)):
+        raise BenchError(f"student {student.name}: model selection needs the validation targets")
     epoch_losses: list[float] = []
     show = progress and accelerator.is_local_main_process
     inner = accelerator.unwrap_model(modules)
     start = 0
-    if checkpoint_dir is not None:
+    every = int(train.get("checkpoint_every_epochs", 0) or 0)
+    if staged and every:
+        log.warning("student %s trains in stages: no checkpoints (a crash restarts the cell)", student.name)
+        every = 0
+    if checkpoint_dir is not None and not staged:
         start, epoch_losses = _resume(checkpoint_dir, inner, optimizer, generator, accelerator, stages, log)
         if start and hasattr(train_loader, "set_epoch"):
             train_loader.set_epoch(start)
-    every = int(train.get("checkpoint_every_epochs", 0) or 0)
     if loss_log is not None:
         loss_log.begin(start)
     steps_per_epoch = len(train_loader)
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
+    # an optimiser's schedule spans the epochs up to the next stage that starts a fresh one
+    span_start = {k: (k if st.fresh_optimizer or k == 0 else None) for k, st in enumerate(plan)}
+    for k in range(1, len(plan)):
+        span_start[k] = k if span_start[k] is not None else span_start[k - 1]
+    first_epoch = {k: sum(st.epochs for st in plan[:k]) for k in range(len(plan))}
+    span_epochs = {k: sum(plan[j].epochs for j in range(len(plan)) if span_start[j] == span_start[k])
+                   for k in range(len(plan))}
+    selection: dict[str, Any] = {}
+    best: dict[str, Any] = {}
+    last_scores: np.ndarray | None = None
+    counts = {}
     for epoch in range(start, len(stages)):
-        stage = stages[epoch]
-        if hasattr(inner.model, "stage") or pretrain:
-            inner.model.stage = stage
+        k, stage = per_epoch[epoch]
+        counts[k] = counts.get(k, 0) + 1
+        if epoch == first_epoch[k]:
+            if staged:
+                inner.model.branch = stage.branch
+            if stage.fresh_optimizer:
+                params = student.stage_parameters(inner.model, stage)
+                if inner.distill is not None:
+                    params += [p for p in inner.distill.parameters() if p.requires_grad]
+                optimizer = accelerator.prepare(_optimizer(params, train, base_lr))
+                base_lrs = [group["lr"] for group in optimizer.param_groups]
+            best = {"top5": -1.0}
+        if hasattr(inner.model, "stage") or stage.mode == "pretrain":
+            inner.model.stage = stage.mode
         modules.train()
         total, count = 0.0, 0
         own_sum = distill_sum = None
         tic = time.perf_counter()
-        name = f"pretrain {epoch + 1}/{pretrain}" if stage == "pretrain" else f"epoch {epoch - pretrain + 1}/{train['epochs']}"
+        name = f"{stage.name} {counts[k]}/{stage.epochs}"
+        if not staged:  # the names the loss log has always used
+            name = f"pretrain {counts[k]}/{stage.epochs}" if stage.mode == "pretrain" else f"epoch {counts[k]}/{stage.epochs}"
+        training = stage.mode == "train"
+        schedule = {"steps_per_epoch": steps_per_epoch, "epochs": span_epochs[k],
+                    "warmup_epochs": int(train.get("warmup_epochs", 0)), "schedule": train.get("schedule", "constant")}
+        span_offset = first_epoch[span_start[k]]
         bar = tqdm(train_loader, desc=name, leave=False, disable=None if show else True)
         for step, (x, y, idx, steps) in enumerate(bar):
             if budget is not None:
                 budget.check()
             batch = None
-            if distill is not None and stage == "train" and not loss.requires_teacher:
+            if distill is not None and training and not loss.requires_teacher:
                 batch = {}
-            if soft_logits is not None and stage == "train":
+            if soft_logits is not None and training:
                 batch = {"logits": soft_logits[idx]}
                 if soft_features is not None:
                     batch["features"] = soft_features[idx]
@@ -228,6 +282,9 @@ def train_and_evaluate(
             accelerator.backward(value)
             if train["grad_clip"] > 0:
                 accelerator.clip_grad_norm_(modules.parameters(), train["grad_clip"])
+            factor = lr_factor((epoch - span_offset) * steps_per_epoch + step, **schedule)
+            for group, lr in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = lr * factor
             optimizer.step()
             current = float(value.detach())
             total += current * len(y)
@@ -248,11 +305,23 @@ def train_and_evaluate(
         log.info("%s loss %.5f", name, mean)
         if loss_log is not None:
             loss_log.epoch(epoch_entry(
-                epoch + 1, stage, (epoch + 1) * steps_per_epoch, mean,
+                epoch + 1, stage.name, (epoch + 1) * steps_per_epoch, mean,
                 None if own_sum is None else float(own_sum) / max(count, 1),
                 None if distill_sum is None else float(distill_sum) / max(count, 1),
                 float(optimizer.param_groups[0]["lr"]), time.perf_counter() - tic,
             ))
+        if stage.select_best:
+            scores = _predict(modules, val_loader, accelerator)
+            top5 = topk_percent(scores, y_val, 5)
+            log.info("%s validation top-5 %.2f", name, top5)
+            if top5 > best["top5"]:
+                best = {"top5": top5, "epoch": counts[k], "scores": scores,
+                        "state": {n: v.detach().clone() for n, v in inner.state_dict().items()}}
+            if counts[k] == stage.epochs:  # the stage ends on its best epoch
+                selection[stage.name] = {"best_epoch": best["epoch"], "best_top5": round(best["top5"], 4),
+                                         "last_top5": round(top5, 4), "epochs": stage.epochs}
+                last_scores = scores
+                inner.load_state_dict(best["state"])
         if checkpoint_dir is not None and every > 0 and (epoch + 1) % every == 0 and epoch + 1 < len(stages):
             _save_checkpoint(checkpoint_dir, epoch + 1, inner, optimizer, generator, accelerator, stages,
                              epoch_losses)
@@ -260,6 +329,29 @@ def train_and_evaluate(
 
     if hasattr(inner.model, "stage"):
         inner.model.stage = "train"
+    if staged:
+        inner.model.branch = ""
+    final = plan[-1]
+    if final.select_best and final.mode == "train" and not final.branch:
+        out = best["scores"]  # the selected epoch's predictions, already computed
+    else:
+        out = _predict(modules, val_loader, accelerator)
+        last_scores = None if not final.select_best else last_scores
+    optimization = {"effective_lr": base_lr, "global_batch": int(train["batch_size"]) * accelerator.num_processes,
+                    "processes": accelerator.num_processes, "steps_per_epoch": steps_per_epoch}
+    return TrainResult(out.astype(np.float32), epoch_losses, num_parameters, start, optimization,
+                       selection, None if last_scores is None else last_scores.astype(np.float32))
+
+
+def topk_percent(scores: np.ndarray, targets: np.ndarray, k: int) -> float:
+    """Share (%) of rows whose target is among the ``k`` highest scores (RULSTM's selection)."""
+    k = min(k, scores.shape[1])
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    return float((top == targets[:, None]).any(axis=1).mean() * 100.0)
+
+
+def _predict(modules: Any, val_loader: Any, accelerator: Any) -> np.ndarray:
+    """Validation logits ``[N, C]`` in sample order (gathered across processes)."""
     modules.eval()
     chunks, order = [], []
     with torch.no_grad():
@@ -273,7 +365,7 @@ def train_and_evaluate(
     positions = torch.cat(order).numpy()
     out = np.empty_like(scores)
     out[positions] = scores
-    return TrainResult(out.astype(np.float32), epoch_losses, num_parameters, start)
+    return out
 
 
 def _save_checkpoint(folder: Path, epoch: int, inner: torch.nn.Module, optimizer: Any, generator: torch.Generator,

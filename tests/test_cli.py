@@ -171,9 +171,48 @@ def test_paper_profile_validates_offline_without_features(tmp_path):
     dry = bench("run", "--profile", "paper", "--dry-run", "--runs-dir", tmp_path / "runs", env=env)
     assert dry.returncode == 0, dry.stderr
     assert "avt-epic55" in dry.stdout and "rulstm-paper" in dry.stdout and "distilbert" in dry.stdout
+    assert "avt-b" in dry.stdout and "avt-h-tsn" in dry.stdout and "87 cells" in dry.stdout
+    cfg = bench("validate", "--profile", "paper", "--print-config", "--json", env=env)
+    assert cfg.returncode == 0, cfg.stderr
+    cells = json.loads(cfg.stdout)
+    avt_b = next(c for c in cells if c["components"]["student"]["alias"] == "avt-b")
+    # AVT expts/12_egtea_avt.txt: SGD Nesterov, lr 5e-4 per process x world size, wd 1e-6, batch 3
+    # per GPU, 10 epochs with 5 of warm-up then cosine; raw frames; fp32
+    assert {k: avt_b["train"][k] for k in ("optimizer", "nesterov", "lr", "lr_scaling", "weight_decay", "batch_size",
+                                           "epochs", "warmup_epochs", "schedule", "mixed_precision")} == {
+        "optimizer": "sgd", "nesterov": True, "lr": 5e-4, "lr_scaling": "world_size", "weight_decay": 1e-6,
+        "batch_size": 3, "epochs": 10, "warmup_epochs": 5, "schedule": "cosine", "mixed_precision": "no"}
+    assert avt_b["components"]["feature_source"]["name"] == "frames"
+    assert avt_b["components"]["dataset"]["config"]["video_start"] == "reference"
+    rulstm = next(c for c in cells if c["components"]["student"]["alias"] == "rulstm-paper")
+    assert rulstm["components"]["dataset"]["config"]["sampling"] == "rulstm"
+    assert rulstm["components"]["student"]["config"]["stages"] == "reference"
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
     both = bench("validate", "--profile", "paper", "--matrix", "smoke", env=env)
     assert both.returncode == 2 and "alternatives" in both.stderr
+
+
+def test_validate_print_config_shows_every_resolved_setting():
+    import yaml
+
+    sets = ["--set", "train.lr=0.004", "--set", "components.student.gru.hidden=24"]
+    res = bench("validate", "--matrix", "smoke", "--print-config", "--json", *sets)
+    assert res.returncode == 0, res.stderr
+    cells = json.loads(res.stdout)
+    dry = bench("run", "--matrix", "smoke", "--dry-run", "--runs-dir", "/nonexistent-runs", *sets)
+    assert f"{len(cells)} cells: 0 ok, 0 failed, {len(cells)} pending" in dry.stdout
+    gru = next(c for c in cells if c["components"]["student"]["name"] == "gru")
+    assert gru["train"]["lr"] == 0.004 and gru["components"]["student"]["config"]["hidden"] == 24
+    # every key of the train settings and of the student's config is there, defaults included
+    from benchmark.matrix import TrainConfig
+    from plugins.students.gru import GRUStudentConfig
+
+    assert set(TrainConfig.__dataclass_fields__) <= set(gru["train"])
+    assert set(gru["components"]["student"]["config"]) == set(GRUStudentConfig.__dataclass_fields__)
+    assert gru["run_id"] in dry.stdout
+    # the YAML form holds the same
+    plain = bench("validate", "--matrix", "smoke", "--print-config", *sets)
+    assert yaml.safe_load(plain.stdout) == cells
 
 
 def test_launcher_comes_from_the_matrix_unless_the_command_line_names_one():

@@ -240,3 +240,16 @@ def test_run_fetches_missing_annotations_of_its_datasets_first(mirror, tmp_path)
     assert all((data / "tiny-epic" / rel).read_bytes() == (served / rel).read_bytes() for rel in PICK)
     res = bench("run", *common, "--dry-run", env={"BENCH_DATA_BASE_URL": url})
     assert res.returncode == 0 and "missing" not in res.stderr
+
+
+def test_info_shows_the_segments_a_policy_drops_and_rejects_a_bad_setting():
+    if not (SHARED_DATA / "epic55").is_dir():
+        pytest.skip(f"{SHARED_DATA} absent")
+    res = bench("data", "info", "epic55", "--data-dir", SHARED_DATA, "--set", "video_start=reference")
+    assert res.returncode == 0, res.stderr
+    rows = {line.split()[0]: line.split()[1:5] for line in res.stdout.splitlines()
+            if line.split()[:1] in (["train"], ["val"])}
+    assert rows == {"train": ["232", "23430", "63", "63"], "val": ["40", "4969", "10", "10"]}
+    res = bench("data", "info", "epic55", "--data-dir", SHARED_DATA, "--set", "video_start=start")
+    assert res.returncode == 2 and "video_start" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert "present" not in res.stdout

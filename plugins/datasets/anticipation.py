@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Literal
 
+import numpy as np
+
 from benchmark.api import Sample, Segment
 from benchmark.errors import ConfigError
+from benchmark.protocol import FramePadding, frames_of
 from benchmark.runid import digest
 
 
@@ -45,6 +48,44 @@ def observation(sampling: str, anticipation_s: float, avt_frames: int, avt_fps: 
 
 
 Sampling = Literal["avt", "rulstm"]
+#: what happens to observations that reach back before a video's first frame
+#: (``clamp``: every segment kept, early steps read frame 1; ``reference``: as the reference code
+#: of the sampling protocol, see :func:`apply_video_start`)
+VideoStart = Literal["clamp", "reference"]
+
+BEFORE_VIDEO = "observation ends before the video's first frame"
+
+
+@dataclass
+class VideoStartResult:
+    kept: dict[str, list[Segment]]
+    dropped: dict[str, dict[str, int]]
+    padding: FramePadding
+
+
+def apply_video_start(segments: dict[str, list[Segment]], obs: Observation, sampling: str,
+                      anticipation_s: float, policy: str, where: str) -> VideoStartResult:
+    """Drop the segments the reference code of ``sampling`` drops, under ``policy: reference``.
+
+    A segment goes when the last step it observes comes before frame 1 of the 30 fps clock:
+    for AVT-style sampling that step is start - tau_a (AVT ``convert_to_anticipation``,
+    ``drop_style='correct'``: at least one frame observed); for RULSTM-style sampling it is
+    start - alpha, the latest frame RULSTM samples (``dataset.py``: a sequence whose frames are
+    all below 1 is discarded). RULSTM pads the earlier steps of a kept sequence with its first
+    valid frame, so that is the padding under ``reference`` with RULSTM sampling; AVT's readers
+    start at the video's first frame (``clamp``). Dropped segments are neither trained on nor
+    scored, and no kept sample sees their labels."""
+    if policy == "clamp":
+        return VideoStartResult(segments, {}, "clamp")
+    if policy != "reference":
+        raise ConfigError(f"{where}.video_start: expected 'clamp' or 'reference', got {policy!r}")
+    last_step = obs.tail_steps * obs.step_s - anticipation_s  # relative to the segment's start
+    kept, dropped = {}, {}
+    for split, segs in segments.items():
+        kept[split] = [s for s in segs if frames_of(np.array([s.start + last_step]), "none")[0] >= 1]
+        if len(kept[split]) < len(segs):
+            dropped[split] = {BEFORE_VIDEO: len(segs) - len(kept[split])}
+    return VideoStartResult(kept, dropped, "first-valid" if sampling == "rulstm" else "clamp")
 
 
 def order_timelines(segments: Iterable[Segment]) -> dict[str, list[Segment]]:
@@ -89,6 +130,12 @@ def file_fingerprint(paths: Iterable[Path]) -> dict[str, str]:
     return out
 
 
+#: settings added after a dataset's first release, with the value that reproduces it: left out
+#: of the fingerprint at that value, so run ids and teacher caches made before stay valid
+NEUTRAL_SETTINGS = {"video_start": "clamp"}
+
+
 def fingerprint(name: str, version: str, config: dict, files: Iterable[Path]) -> str:
-    return f"{name}-" + digest({"dataset": name, "version": version, "config": config,
+    hashed = {k: v for k, v in config.items() if NEUTRAL_SETTINGS.get(k, object()) != v}
+    return f"{name}-" + digest({"dataset": name, "version": version, "config": hashed,
                                 "files": file_fingerprint(files)})

@@ -22,7 +22,8 @@ from benchmark.api import AnticipationData, ClassSpace, Dataset
 from benchmark.errors import ConfigError, DataError
 
 from . import parsing
-from .anticipation import Sampling, build_samples, fingerprint, observation, order_timelines
+from .anticipation import (Sampling, VideoStart, apply_video_start, build_samples, fingerprint,
+                           observation, order_timelines)
 
 
 @dataclass
@@ -37,6 +38,7 @@ class EGTEAConfig:
     rulstm_ant_steps: int = 8
     history_len: int = 15  # the paper's hist_len for EGTEA
     history_source: Literal["same-split", "all"] = "same-split"
+    video_start: VideoStart = "clamp"  # "reference": drop and pad as AVT/RULSTM do (docs/datasets.md)
 
 
 def egtea_action_text(name: str) -> str:
@@ -99,18 +101,23 @@ class EGTEA(Dataset):
             action_noun=np.asarray(actions.noun, dtype=np.int64),
             action_texts=[egtea_action_text(n) for n in actions.names],
         )
-        segments = parsing.read_split_segments(paths, actions)
-        both = {s.uid for s in segments["train"]} & {s.uid for s in segments["val"]}
+        annotated = parsing.read_split_segments(paths, actions)
+        both = {s.uid for s in annotated["train"]} & {s.uid for s in annotated["val"]}
         if both:
             raise DataError(f"{paths['val']}: clip ids {sorted(both)[:3]} are also in {paths['train'].name}")
-        timelines = order_timelines(segments["train"] + segments["val"])
+        timelines = order_timelines(annotated["train"] + annotated["val"])
+        start = apply_video_start(annotated, obs, c.sampling, c.anticipation_s, c.video_start,
+                                  "components.dataset.egtea")
+        segments = start.kept
         splits = {}
         for split in ("train", "val"):
-            source = timelines if c.history_source == "all" else order_timelines(segments[split])
+            source = order_timelines(segments["train"] + segments["val"]) if c.history_source == "all" \
+                else order_timelines(segments[split])
             splits[split] = build_samples(segments[split], source, c.anticipation_s, c.history_len)
         return AnticipationData(
             name=self.name, data_kind=self.data_kind, classes=classes, splits=splits, timelines=timelines,
             split_timelines={split: order_timelines(segments[split]) for split in ("train", "val")},
             obs_steps=obs.steps, obs_step_s=obs.step_s, obs_tail_steps=obs.tail_steps,
+            dropped=start.dropped, frame_padding=start.padding,
             fingerprint=self.fingerprint(data_dir), info={"protocol": dataclasses.asdict(c)},
         )

@@ -15,7 +15,8 @@ from benchmark.api import AnticipationData, ClassSpace, Dataset
 from benchmark.errors import DataError
 
 from . import parsing
-from .anticipation import Sampling, build_samples, fingerprint, observation, order_timelines
+from .anticipation import (Sampling, VideoStart, apply_video_start, build_samples, fingerprint,
+                           observation, order_timelines)
 
 
 @dataclass
@@ -28,6 +29,7 @@ class EPIC55Config:
     rulstm_enc_steps: int = 6
     rulstm_ant_steps: int = 8
     history_len: int = 5  # past actions a text teacher reads (the paper's hist_len for EPIC-55)
+    video_start: VideoStart = "clamp"  # "reference": drop and pad as AVT/RULSTM do (docs/datasets.md)
 
 
 def epic_action_text(verb: str, noun: str) -> str:
@@ -36,6 +38,16 @@ def epic_action_text(verb: str, noun: str) -> str:
         head, _, modifier = noun.partition(":")
         noun = f"{modifier.replace(':', ' ')} {head}"
     return f"{verb} <v> {noun}"
+
+
+def many_shot_actions(classes: ClassSpace, verbs: list[int], nouns: list[int]) -> list[int]:
+    """Actions whose verb *or* noun is many-shot: the action list of RULSTM (``main.py``,
+    ``get_many_shot``) and AVT (``datasets/epic_kitchens.py``), which their mean top-5 recall
+    averages over. The official ``EPIC_many_shot_actions.csv`` pairs are a smaller set
+    (``info["many_shot"]["actions_official"]``)."""
+    verb_set, noun_set = set(verbs), set(nouns)
+    return [a for a, (v, n) in enumerate(zip(classes.action_verb.tolist(), classes.action_noun.tolist()))
+            if v in verb_set or n in noun_set]
 
 
 class EPIC55(Dataset):
@@ -90,25 +102,33 @@ class EPIC55(Dataset):
             action_noun=np.asarray(actions.noun, dtype=np.int64),
             action_texts=[epic_action_text(verb_keys[v], noun_keys[n]) for v, n in zip(actions.verb, actions.noun)],
         )
-        segments = parsing.read_split_segments(paths, actions)
-        overlap = {s.video for s in segments["train"]} & {s.video for s in segments["val"]}
+        annotated = parsing.read_split_segments(paths, actions)
+        overlap = {s.video for s in annotated["train"]} & {s.video for s in annotated["val"]}
         if overlap:
             raise DataError(f"{paths['val']}: videos {sorted(overlap)[:3]} also appear in {paths['train'].name}")
-        timelines = order_timelines(segments["train"] + segments["val"])
+        timelines = order_timelines(annotated["train"] + annotated["val"])
+        start = apply_video_start(annotated, obs, c.sampling, c.anticipation_s, c.video_start,
+                                  "components.dataset.epic55")
+        segments = start.kept
         # train and val are disjoint videos: each split's history comes from its own segments
-        splits = {split: build_samples(segments[split], timelines, c.anticipation_s, c.history_len)
-                  for split in ("train", "val")}
+        splits = {split: build_samples(segments[split], order_timelines(segments[split]), c.anticipation_s,
+                                       c.history_len) for split in ("train", "val")}
         pair_to_action = {(v, n): a for a, (v, n) in enumerate(zip(actions.verb, actions.noun))}
+        verbs = parsing.read_epic_many_shot(paths["many_shot_verbs"], "verb_class")
+        nouns = parsing.read_epic_many_shot(paths["many_shot_nouns"], "noun_class")
         many_shot = {
-            "verbs": parsing.read_epic_many_shot(paths["many_shot_verbs"], "verb_class"),
-            "nouns": parsing.read_epic_many_shot(paths["many_shot_nouns"], "noun_class"),
-            "actions": sorted(pair_to_action[p] for p in parsing.read_epic_many_shot_actions(paths["many_shot_actions"])
-                              if p in pair_to_action),
+            "verbs": verbs,
+            "nouns": nouns,
+            "actions": many_shot_actions(classes, verbs, nouns),
+            "actions_official": sorted(pair_to_action[p] for p in
+                                       parsing.read_epic_many_shot_actions(paths["many_shot_actions"])
+                                       if p in pair_to_action),
         }
         return AnticipationData(
             name=self.name, data_kind=self.data_kind, classes=classes, splits=splits, timelines=timelines,
             split_timelines={split: order_timelines(segments[split]) for split in ("train", "val")},
             obs_steps=obs.steps, obs_step_s=obs.step_s, obs_tail_steps=obs.tail_steps,
+            dropped=start.dropped, frame_padding=start.padding,
             fingerprint=self.fingerprint(data_dir),
             info={"many_shot": many_shot, "protocol": dataclasses.asdict(c)},
         )

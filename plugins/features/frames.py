@@ -7,9 +7,11 @@ video id up to its first ``_``: ``P01`` for ``P01_02``) and ``{frame}`` (frame n
 layout ``{participant}/{video}/frame_{frame:010d}.jpg``. Frames extracted at another rate must
 be re-extracted at 30 fps (as RULSTM did) so that numbers mean the same time.
 
-Every unique (video, frame) a split needs is decoded once (PIL, RGB, resized to ``size`` x
-``size`` bilinear) into a uint8 table; ``load`` returns float32 ``[N, T, 3 * size * size]`` in
-[0, 1], each frame flattened channel first (C, H, W). That is 4 bytes per value: 10 steps at
+Every unique (video, frame) a split needs is decoded once (PIL, RGB, bilinear) into a uint8
+table: with ``width: 0`` squashed to ``size`` x ``size``; with ``width`` set, the aspect ratio is
+kept: scaled to cover ``size`` x ``width`` (height x width) and centre-cropped to it (EGTEA's
+640 x 480 frames at ``size: 280, width: 373`` lose nothing). ``load`` returns float32
+``[N, T, 3 * H * W]`` in [0, 1], each frame flattened channel first (C, H, W). That is 4 bytes per value: 10 steps at
 64 px take 480 KiB per sample, so large datasets should run ``bench features extract`` once and
 use the ``lmdb`` source instead.
 """
@@ -28,7 +30,6 @@ import numpy as np
 
 from benchmark.api import AnticipationData, FeatureSource
 from benchmark.errors import ConfigError, DataError
-from benchmark.protocol import frames_of
 
 MISSING_POLICIES = ("error", "zeros", "search_back")
 PLACEHOLDERS = ("video", "participant", "frame")
@@ -66,23 +67,31 @@ def frame_relpath(template: str, video: str, frame: int) -> str:
     return template.format(video=video, participant=participant_of(video), frame=int(frame))
 
 
-def decode(path: Path | str, size: int | tuple[int, int]) -> np.ndarray:
-    """One image as uint8 ``[3, H, W]`` (RGB, bilinear resize to ``size`` = S or (H, W))."""
+def decode(path: Path | str, size: int | tuple[int, int], keep_aspect: bool = False) -> np.ndarray:
+    """One image as uint8 ``[3, H, W]`` (RGB, bilinear resize to ``size`` = S or (H, W));
+    ``keep_aspect``: scaled to cover (H, W) and centre-cropped instead of squashed."""
     from PIL import Image
 
     h, w = (size, size) if isinstance(size, int) else size
     with Image.open(path) as img:
         img = img.convert("RGB")
-        if img.size != (w, h):
+        if keep_aspect and img.size != (w, h):
+            scale = max(w / img.size[0], h / img.size[1])
+            cover = (max(w, round(img.size[0] * scale)), max(h, round(img.size[1] * scale)))
+            img = img.resize(cover, Image.Resampling.BILINEAR)
+            left, top = (cover[0] - w) // 2, (cover[1] - h) // 2
+            img = img.crop((left, top, left + w, top + h))
+        elif img.size != (w, h):
             img = img.resize((w, h), Image.Resampling.BILINEAR)
         return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
 
 
 @dataclass
 class FramesConfig:
-    root: str = ""  # folder holding the frames
+    root: str = ""  # folder holding the frames (environment variables such as $BENCH_FEATURES_DIR expand)
     template: str = "{video}/frame_{frame:010d}.jpg"  # path of a frame under root
-    size: int = 64  # frames are resized to size x size
+    size: int = 64  # frame height (and width when ``width`` is 0)
+    width: int = 0  # > 0: frames keep their aspect ratio, scaled to cover size x width and centre-cropped
     missing: str = "error"  # "error": stop; "zeros": black frame; "search_back": nearest earlier frame
     search_back: int = 9  # with missing=search_back: frames looked at, never later ones, before zeros
     cache_dir: str = ""  # if set, decoded tables are saved there as .npy and reused memory-mapped
@@ -93,6 +102,8 @@ class FramesConfig:
             raise ValueError(f"missing must be one of {', '.join(MISSING_POLICIES)}, got {self.missing!r}")
         if self.size < 1:
             raise ValueError(f"size must be >= 1, got {self.size}")
+        if self.width < 0:
+            raise ValueError(f"width must be >= 0 (0: square frames), got {self.width}")
         if self.search_back < 0:
             raise ValueError(f"search_back must be >= 0, got {self.search_back}")
         if self.workers < 1:
@@ -115,7 +126,7 @@ class FrameFeatures(FeatureSource):
         c = self.config
         if not c.root:
             raise ConfigError("feature source frames: config key 'root' is empty; set it to the frames folder")
-        path = Path(c.root).expanduser().resolve()
+        path = Path(os.path.expandvars(c.root)).expanduser().resolve()
         if not path.is_dir():
             raise ConfigError(f"feature source frames: config key 'root': {path} is not a folder")
         check_template(c.template, "feature source frames: config key 'template'")
@@ -128,19 +139,24 @@ class FrameFeatures(FeatureSource):
         st = root.stat()
         return hashlib.sha256(f"{root}\0{st.st_mtime_ns}".encode()).hexdigest()[:16]
 
+    def shape(self) -> tuple[int, int]:
+        """(H, W) of the frames this source returns."""
+        c = self.config
+        return c.size, c.width or c.size
+
     def info(self, frames: int, missing: int, searched: int) -> dict[str, Any]:
-        s = self.config.size
+        h, w = self.shape()
         return {"frames": frames, "missing": {"rgb": missing}, "searched_back": {"rgb": searched},
-                "layout": {"rgb": [0, 3 * s * s]}, "frame_shape": [3, s, s]}
+                "layout": {"rgb": [0, 3 * h * w]}, "frame_shape": [3, h, w]}
 
     def load(self, data: AnticipationData, split: str) -> np.ndarray:
-        """float32 ``[N, T, 3 * size * size]`` in [0, 1] for ``data.splits[split]``."""
+        """float32 ``[N, T, 3 * H * W]`` in [0, 1] for ``data.splits[split]``."""
         samples = data.splits[split]
         keys, index = self._unique_keys(data, split)
         c = self.config
         fp = self.fingerprint()
         digest = hashlib.sha256(
-            f"{c.template}\0{c.size}\0{c.missing}\0{c.search_back}\n".encode()
+            f"{c.template}\0{c.size}\0{c.width}\0{c.missing}\0{c.search_back}\n".encode()
             + "\n".join(f"{v}\0{f}" for v, f in keys).encode()
         ).hexdigest()[:16]
         cache_key = (fp, digest)
@@ -158,7 +174,7 @@ class FrameFeatures(FeatureSource):
         rows: dict[tuple[str, int], int] = {}
         flat: list[int] = []
         for sample in data.splits[split]:
-            for f in frames_of(data.obs_times(sample)).tolist():
+            for f in data.obs_frames(sample).tolist():
                 flat.append(rows.setdefault((sample.video, int(f)), len(rows)))
         keys = sorted(rows)
         rank = np.empty(len(keys), dtype=np.int64)
@@ -188,8 +204,8 @@ class FrameFeatures(FeatureSource):
         from tqdm.auto import tqdm
 
         root = self.root()
-        size = self.config.size
-        table = np.zeros((len(keys), 3 * size * size), dtype=np.uint8)
+        h, w = self.shape()
+        table = np.zeros((len(keys), 3 * h * w), dtype=np.uint8)
         resolved = [self._resolve(root, video, frame) for video, frame in keys]
         missing = sum(p is None for p, _ in resolved)
         searched = sum(s for _, s in resolved)
@@ -199,7 +215,7 @@ class FrameFeatures(FeatureSource):
             if path is None:
                 return  # stays black
             try:
-                table[row] = decode(path, size).reshape(-1)
+                table[row] = decode(path, (h, w), keep_aspect=bool(self.config.width)).reshape(-1)
             except OSError as exc:
                 raise DataError(f"feature source frames: cannot decode {path}: {exc}") from None
 
@@ -213,7 +229,7 @@ class FrameFeatures(FeatureSource):
         return table, info
 
     def _paths(self, fp: str, digest: str) -> tuple[Path, Path]:
-        base = Path(self.config.cache_dir).expanduser() / f"frames-{fp}-{digest}"
+        base = Path(os.path.expandvars(self.config.cache_dir)).expanduser() / f"frames-{fp}-{digest}"
         return base.with_suffix(".npy"), base.with_suffix(".json")
 
     def _npy_table(self, fp: str, digest: str, rows: int) -> tuple[np.ndarray, dict[str, Any]] | None:
@@ -227,8 +243,8 @@ class FrameFeatures(FeatureSource):
             table = np.load(npy, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError):
             return None
-        size = self.config.size
-        if table.dtype != np.uint8 or table.shape != (rows, 3 * size * size) or info.get("frames") != rows:
+        h, w = self.shape()
+        if table.dtype != np.uint8 or table.shape != (rows, 3 * h * w) or info.get("frames") != rows:
             return None
         return table, info
 

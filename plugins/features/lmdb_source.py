@@ -24,7 +24,6 @@ import numpy as np
 
 from benchmark.api import AnticipationData, FeatureSource
 from benchmark.errors import ConfigError
-from benchmark.protocol import frames_of
 
 MISSING_POLICIES = ("zeros", "error")
 
@@ -175,7 +174,7 @@ class LMDBFeatures(FeatureSource):
         frames = np.empty((len(samples), steps), dtype=np.int64)
         for i, sample in enumerate(samples):
             vids[i] = video_ids.setdefault(sample.video, len(video_ids))
-            frames[i] = frames_of(data.obs_times(sample))
+            frames[i] = data.obs_frames(sample)
         codes = (np.repeat(vids, steps) << 40) | frames.reshape(-1)
         uniq, inverse = np.unique(codes, return_inverse=True)
         names = list(video_ids)

@@ -35,7 +35,7 @@ import numpy as np
 
 from benchmark.api import AnticipationData, FeatureSource
 from benchmark.errors import ConfigError
-from benchmark.protocol import frames_of, seconds_of
+from benchmark.protocol import seconds_of
 
 CONTEXT_PHASES = 8
 
@@ -152,7 +152,7 @@ class SimulatedFeatures(FeatureSource):
         mods = list(c.modalities)
         protos = {m: self._prototypes(data, m) for m in mods}
         samples = data.splits[split]
-        frames = np.stack([frames_of(data.obs_times(s)) for s in samples]) if samples else np.zeros((0, data.obs_steps), np.int64)
+        frames = np.stack([data.obs_frames(s) for s in samples]) if samples else np.zeros((0, data.obs_steps), np.int64)
         videos = [s.video for s in samples]
         keys: dict[tuple[str, int], int] = {}
         index = np.empty(frames.shape, dtype=np.int64)

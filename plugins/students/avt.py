@@ -8,8 +8,10 @@ to D giving the predicted next feature at every step, and an action classifier (
 linear D -> C) on the predicted features. The scored logits are the classifier on the last step.
 
 Losses (AVT ``func/train.py``): next-action cross-entropy, MSE between the prediction at step t
-and the observed feature at t + 1, and ("classifier on past") cross-entropy of the classifier on
-the prediction at t against the action in progress at step t + 1.
+and the observed feature at t + 1 (not detached: with AVT-b the backbone learns from it too), and
+("classifier on past") cross-entropy of the classifier on the prediction at t against the action
+in progress at step t + 1, plus, with ``past_first_frame`` (the published presets, as AVT), the
+classifier on the first observed feature against the first step's label.
 
 Presets (AVT ``expts/*.txt``, the files the distillation paper reused unchanged, see
 ``docs/students.md``): ``avt-epic55`` = ``10_ek55_avt_ig65m``, ``avt-egtea`` =
@@ -35,6 +37,12 @@ class AVTConfig:
     cls_weight: float = 1.0  # next-action cross-entropy
     feat_weight: float = 1.0  # future-feature regression (MSE)
     past_weight: float = 0.1  # past-action cross-entropy on the per-step predictions
+    # AVT's classifier_on_past scores [observed step 0, predictions for steps 1..T-1] against the
+    # labels of steps 0..T-1; False: the predictions for steps 1..T-1 only (the CPU preset)
+    past_first_frame: bool = False
+    # "avt": linear layers N(0, 0.01), biases 0, as AVT's base model (GPT-2's own layers keep
+    # theirs); "torch": PyTorch's defaults
+    init: str = "torch"
 
     def __post_init__(self) -> None:
         for key in ("width", "layers", "heads", "max_steps"):
@@ -48,6 +56,8 @@ class AVTConfig:
         for key in ("cls_weight", "feat_weight", "past_weight"):
             if getattr(self, key) < 0:
                 raise ValueError(f"{key} must be >= 0, got {getattr(self, key)}")
+        if self.init not in ("avt", "torch"):
+            raise ValueError(f"init must be 'avt' or 'torch', got {self.init!r}")
 
 
 @dataclass
@@ -61,6 +71,8 @@ class AVTEpic55Config(AVTConfig):
     dropout: float = 0.8
     feat_weight: float = 2.0
     past_weight: float = 0.0
+    past_first_frame: bool = True
+    init: str = "avt"
 
 
 @dataclass
@@ -74,6 +86,8 @@ class AVTEgteaConfig(AVTConfig):
     dropout: float = 0.8
     feat_weight: float = 1.0
     past_weight: float = 0.1
+    past_first_frame: bool = True
+    init: str = "avt"
 
 
 @dataclass
@@ -85,12 +99,26 @@ class AVTBConfig(AVTConfig):
     layers: int = 2
     heads: int = 4
     dropout: float = 0.2
+    past_first_frame: bool = True
+    init: str = "avt"
     backbone: str = "vit_base_patch16_224"  # any timm model name
     pretrained: bool = False  # timm hub weights (needs network access or a filled hub cache)
-    weights: str = ""  # local .safetensors (or .pth/.pt, read with weights_only) state dict
+    weights: str = ""  # local .safetensors (or .pth/.pt, read with weights_only) state dict; $VARS expand
     freeze_backbone: bool = False  # keep the backbone fixed (eval mode, no gradients)
-    image_size: int = 0  # frames are resized to this square size; 0: the backbone's default
+    image_size: int = 0  # the backbone's square input (AVT's crop_size); 0: the backbone's default (224)
     backbone_kwargs: dict[str, Any] = field(default_factory=dict)  # extra timm.create_model kwargs
+    # AVT's frame pipeline (12_egtea_avt): "avt" = random shorter side in train_scale, random
+    # image_size crop, horizontal flip (flip_p) in training; eval_crops crops (x2 with eval_flip)
+    # of the clip resized to eval_scale, outputs averaged; "resize" = frames resized to the input
+    augment: str = "avt"
+    train_scale: list[int] = field(default_factory=lambda: [248, 280])
+    flip_p: float = 0.5
+    eval_scale: int = 248
+    eval_crops: int = 3
+    eval_flip: bool = True
+    # normalisation of [0, 1] frames; empty: the backbone's pretrained configuration
+    mean: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])
+    std: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -98,6 +126,16 @@ class AVTBConfig(AVTConfig):
             raise ValueError("backbone must name a timm model, e.g. vit_base_patch16_224")
         if self.image_size < 0:
             raise ValueError(f"image_size must be >= 0, got {self.image_size}")
+        if self.augment not in ("avt", "resize"):
+            raise ValueError(f"augment must be 'avt' or 'resize', got {self.augment!r}")
+        if len(self.train_scale) != 2 or not 1 <= self.train_scale[0] <= self.train_scale[1]:
+            raise ValueError(f"train_scale must be [low, high] with 1 <= low <= high, got {self.train_scale}")
+        if self.eval_crops not in (1, 3):
+            raise ValueError(f"eval_crops must be 1 or 3, got {self.eval_crops}")
+        if not 0.0 <= self.flip_p <= 1.0 or self.eval_scale < 1:
+            raise ValueError("flip_p must be in [0, 1] and eval_scale >= 1")
+        if len(self.mean) != len(self.std) or (self.mean and len(self.mean) != 3) or any(v <= 0 for v in self.std):
+            raise ValueError("mean and std must both be empty or both hold 3 values (std > 0)")
 
 
 class AVTStudent(Student):
@@ -121,7 +159,7 @@ class AVTStudent(Student):
         from .avt_model import avt_losses
 
         c = self.config
-        terms = avt_losses(output, targets, step_targets if c.past_weight else None)
+        terms = avt_losses(output, targets, step_targets if c.past_weight else None, c.past_first_frame)
         loss = c.cls_weight * terms["cls"]
         if c.feat_weight:
             loss = loss + c.feat_weight * terms["feat"]
@@ -132,41 +170,45 @@ class AVTStudent(Student):
 
 class AVTEpic55Student(AVTStudent):
     """The published EPIC-55 AVT-h on irCSN-152 features (AVT ``expts/10_ek55_avt_ig65m.txt``):
-    Adam, lr 5e-6, wd 1e-4, 20 epochs, batch 32 (AVT also uses a cosine schedule, not modelled)."""
+    Adam, lr 5e-6 per process (x the number of processes, 4 GPUs in AVT), wd 1e-4, 20 epochs
+    of cosine decay, batch 32 per process."""
 
     name = "avt-epic55"
     description = "AVT-h, published EPIC-55 head (12 layers, 8 heads, 2048 wide, dropout 0.8)"
     Config = AVTEpic55Config
     train_defaults: ClassVar[dict[str, Any]] = {
         "optimizer": "adam", "lr": 5e-6, "weight_decay": 1e-4, "epochs": 20, "batch_size": 32,
+        "schedule": "cosine", "lr_scaling": "world_size",
     }
 
 
 class AVTEgteaStudent(AVTStudent):
-    """The published EGTEA AVT-h on TSN features (AVT ``expts/11_egtea_avt_tsn.txt``):
-    SGD (momentum 0.9, Nesterov in AVT), lr 1e-3, wd 1e-6, 15 epochs, batch 64."""
+    """The published EGTEA AVT-h on TSN features (AVT ``expts/11_egtea_avt_tsn.txt``): SGD with
+    Nesterov momentum 0.9, lr 1e-3 per process (x the number of processes, 2 GPUs in AVT), wd
+    1e-6, 15 epochs of cosine decay, batch 64 per process."""
 
     name = "avt-egtea"
     description = "AVT-h, published EGTEA head on TSN features (2 layers, 4 heads, 2048 wide)"
     Config = AVTEgteaConfig
     train_defaults: ClassVar[dict[str, Any]] = {
-        "optimizer": "sgd", "lr": 1e-3, "momentum": 0.9, "weight_decay": 1e-6, "epochs": 15,
-        "batch_size": 64,
+        "optimizer": "sgd", "lr": 1e-3, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-6, "epochs": 15,
+        "batch_size": 64, "schedule": "cosine", "lr_scaling": "world_size",
     }
 
 
 class AVTBStudent(AVTStudent):
     """AVT-b + AVT-h: a timm backbone on every frame (input from the ``frames`` feature source),
     its pooled feature feeding AVT-h. Defaults are the EGTEA model of the distillation paper
-    (AVT ``expts/12_egtea_avt.txt``): SGD (Nesterov in AVT), lr 5e-4, wd 1e-6, 10 epochs (5 of
-    them warm-up), batch 3 per GPU on 32 GPUs (96)."""
+    (AVT ``expts/12_egtea_avt.txt``): SGD with Nesterov momentum 0.9, lr 5e-4 per process
+    (x the number of processes: 0.016 on AVT's 32 GPUs), wd 1e-6, 10 epochs: 5 of linear
+    warm-up, then cosine decay to 0; batch 3 per process (96 on 32 GPUs)."""
 
     name = "avt-b"
     description = "AVT-b + AVT-h: timm image backbone per frame under the AVT head (end to end)"
     Config = AVTBConfig
     train_defaults: ClassVar[dict[str, Any]] = {
-        "optimizer": "sgd", "lr": 5e-4, "momentum": 0.9, "weight_decay": 1e-6, "epochs": 10,
-        "batch_size": 96,
+        "optimizer": "sgd", "lr": 5e-4, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-6, "epochs": 10,
+        "batch_size": 3, "schedule": "cosine", "warmup_epochs": 5, "lr_scaling": "world_size",
     }
 
     def frame_shape(self, input_dim: int) -> tuple[int, int, int]:

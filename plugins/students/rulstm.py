@@ -20,21 +20,25 @@ its input alone (RULSTM sampling with tau_a = alpha also has no later steps), he
 ``model.stage = "pretrain"``; the unrolling LSTM at step ``i`` then reads the true features of
 steps ``i, i+1, ...`` (the last given step repeated for the ``unroll_extra`` spacings no feature
 covers, so both stages unroll equally far). In the ``train`` stage the prediction at step ``i``
-never reads a step after ``i``. Unlike the reference, which restarts from the pretrained weights
-with a fresh optimiser, the same model and optimiser go on.
+never reads a step after ``i``. With ``stages: joint`` (the CPU preset) the same model and
+optimiser go on; ``stages: reference`` (``rulstm-paper``) restarts from the selected completion
+weights with a fresh optimiser, as the reference does.
 
 **MATT.** With several modalities in the feature layout, one rolling/unrolling branch runs per
 modality on its columns, and an MLP over the concatenated ``[unrolled h, rolling c]`` of every
-branch gives softmax weights that fuse the branch scores per step. The reference trains the
-branches first, then MATT over the frozen-initialised branches; here everything is trained
-jointly, end to end, in one run (sequence completion then covers every branch at once).
+branch gives softmax weights that fuse the branch scores per step. ``stages: reference`` trains
+as RULSTM's ``train_anticipation_ek55.sh``: per branch a sequence-completion run and an
+anticipation run, then MATT with every parameter over the trained branches, each run a fresh
+SGD and each ending on its epoch of best validation top-5 at the scored step (``main.py``,
+``trainval``); ``stages: joint`` trains everything in one run (sequence completion covering every
+branch at once).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from benchmark.api import Student
+from benchmark.api import Student, TrainStage
 from benchmark.errors import ConfigError
 
 
@@ -46,6 +50,12 @@ class RULSTMConfig:
     unroll_extra: int = 1  # step spacings between the last given step and the action start
     sc_epochs: int = 2  # sequence-completion pretraining epochs (0: none)
     modalities: list[str] = field(default_factory=list)  # branches; [] = every modality in the layout
+    # "joint": one run, every branch and MATT together; "reference": RULSTM's runs (sequence
+    # completion then anticipation per branch, each from the previous run's selected weights with
+    # a fresh optimiser, then MATT over the trained branches), each run ending on its epoch of
+    # best validation top-5 at the scored step
+    stages: str = "joint"
+    fusion_epochs: int = 0  # with stages: reference, epochs of the MATT run (0: train.epochs)
 
     def __post_init__(self) -> None:
         checks = {
@@ -55,6 +65,8 @@ class RULSTMConfig:
             "unroll_extra": (self.unroll_extra >= 0, "an integer >= 0"),
             "sc_epochs": (self.sc_epochs >= 0, "an integer >= 0"),
             "modalities": (len(set(self.modalities)) == len(self.modalities), "distinct names"),
+            "stages": (self.stages in ("joint", "reference"), "'joint' or 'reference'"),
+            "fusion_epochs": (self.fusion_epochs >= 0, "an integer >= 0"),
         }
         for key, (ok, expected) in checks.items():
             if not ok:
@@ -68,6 +80,8 @@ class RULSTMPaperConfig(RULSTMConfig):
     hidden: int = 1024
     dropout: float = 0.8
     sc_epochs: int = 100
+    stages: str = "reference"
+    fusion_epochs: int = 100
 
 
 class RULSTMStudent(Student):
@@ -103,6 +117,25 @@ class RULSTMStudent(Student):
 
     def pretrain_epochs(self) -> int:
         return int(self.config.sc_epochs)
+
+    def training_stages(self, epochs: int) -> list[TrainStage]:
+        c = self.config
+        if c.stages == "joint":
+            return super().training_stages(epochs)
+        names = list(c.modalities) or list(self.feature_layout or {}) or [""]
+        branches = names if len(names) > 1 else [""]  # one branch: it is the whole network
+        plan = []
+        for b in branches:
+            tag = f":{b}" if b else ""
+            plan.append(TrainStage(f"sc{tag}", c.sc_epochs, mode="pretrain", branch=b, fresh_optimizer=True,
+                                   select_best=True))
+            plan.append(TrainStage(f"anticipation{tag}", epochs, branch=b, fresh_optimizer=True, select_best=True))
+        if len(branches) > 1:
+            plan.append(TrainStage("matt", c.fusion_epochs or epochs, fresh_optimizer=True, select_best=True))
+        return plan
+
+    def stage_parameters(self, model: Any, stage: TrainStage) -> list[Any]:
+        return [p for p in model.branch_modules(stage.branch).parameters() if p.requires_grad]
 
     def own_loss(self, output: dict, targets: Any, step_targets: Any = None) -> Any:
         """Cross-entropy averaged over the predictions of every anticipation step."""

@@ -75,6 +75,7 @@ class RULSTMNet(nn.Module):
                  anticipation_index: int, name: str = "rulstm"):
         super().__init__()
         self.stage = "train"
+        self.branch = ""  # set by the training loop: the one branch that runs ("" = all, fused)
         self.name = name
         self.names = list(branches)
         self.ranges = [branches[m] for m in self.names]
@@ -105,9 +106,21 @@ class RULSTMNet(nn.Module):
             )
         return steps, scored - steps[0]
 
+    def branch_modules(self, name: str) -> nn.Module:
+        """The module a stage on branch ``name`` trains ("" = the whole network)."""
+        if not name:
+            return self
+        if name not in self.names:
+            raise ConfigError(f"components.student.{self.name}: no branch '{name}' (branches: {self.names})")
+        return self.branches[self.names.index(name)]
+
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         steps, pos = self.steps(x.shape[1])
         complete = self.stage == "pretrain"
+        if self.branch and len(self.names) > 1:  # one branch alone, as the reference trains it first
+            lo, hi = self.ranges[self.names.index(self.branch)]
+            s, h, _ = self.branch_modules(self.branch)(x[..., lo:hi], steps, self.extra, complete)
+            return {"all_logits": s, "logits": s[:, pos], "feature": h[:, pos]}
         scores, hidden, contexts = [], [], []
         for (lo, hi), branch in zip(self.ranges, self.branches):
             s, h, c = branch(x[..., lo:hi], steps, self.extra, complete)

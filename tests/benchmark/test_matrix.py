@@ -95,3 +95,12 @@ def test_default_matrix_is_the_real_cpu_profile(plugins):
     assert sum("ngram' has none" in reason for _, reason in m.dropped) == 4
     assert all(c.configs["teacher"].get("init") == "scratch" for c in m.cells if c.teacher in ("gpt2", "roberta"))
     assert m.launcher == {"name": "queue", "slots": 0}
+
+
+def test_feature_source_per_dataset_and_student(plugins):
+    raw = {"matrix": {"dataset": "synthetic", "student": ["gru", "avt"]},
+           "feature_source": {"default": "simulated", "synthetic/avt": "sim-avt"},
+           "components": {"feature_source": {"sim-avt": {"use": "simulated", "dim": 12}}}}
+    cells = {c.student: c for c in build_matrix(raw, plugins).cells}
+    assert cells["gru"].feature_source == "simulated" and cells["avt"].feature_source == "sim-avt"
+    assert cells["avt"].configs["feature_source"]["dim"] == 12

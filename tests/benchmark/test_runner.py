@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 import shutil
 from pathlib import Path
 
@@ -265,3 +266,43 @@ def test_refit_teachers_fits_in_every_cell_and_gives_the_same_metrics(plugins, t
     assert list((tmp_path / "b" / "_cache" / "teachers").glob("*")) == []  # the cache was neither read nor filled
     by_label = {r["cell"]["label"]: r["metrics"] for r in cached.executed}
     assert all(by_label[r["cell"]["label"]] == r["metrics"] for r in refit.executed)
+
+
+def test_record_has_the_effective_learning_rate_and_the_schedule_runs(plugins, tmp_path):
+    from benchmark.schedule import lr_factor
+
+    overrides = FAST + ["matrix.teacher=[none]", "matrix.loss=[none]", "train.epochs=3", "train.optimizer=sgd",
+                        "train.nesterov=true", "train.schedule=cosine", "train.warmup_epochs=1", "train.lr=0.05",
+                        "train.lr_scaling=world_size"]
+    _, summary = run(plugins, tmp_path, overrides=overrides)
+    (record,) = summary.executed
+    assert record["status"] == "ok", record["error"]
+    opt = record["optimization"]
+    # one process here: lr x 1, the global batch is the per-process batch
+    assert opt["effective_lr"] == 0.05 and opt["processes"] == 1 and opt["global_batch"] == record["train"]["batch_size"]
+    lines = [json.loads(l) for l in (tmp_path / "runs" / record["run_id"] / "losses.jsonl").read_text().splitlines()]
+    # the rate logged after each epoch is the one its last step used
+    per = opt["steps_per_epoch"]
+    assert [l["lr"] for l in lines] == [0.05 * lr_factor((e + 1) * per - 1, per, 3, 1, "cosine") for e in range(3)]
+
+
+def test_a_student_with_model_selection_records_the_best_and_the_last_epoch(plugins, tmp_path):
+    raw = {"matrix": {"dataset": "synthetic", "student": "rulstm-ref", "teacher": "none", "loss": "none"},
+           "train": {"epochs": 2, "batch_size": 64, "lr": 0.01},
+           "feature_source": "simulated",
+           "components": {"dataset": {"synthetic": {"train_videos": 8, "val_videos": 3}},
+                          "feature_source": {"simulated": {"dim": 8, "modalities": ["rgb", "flow"]}},
+                          "student": {"rulstm-ref": {"use": "rulstm", "hidden": 8, "sc_epochs": 1,
+                                                     "stages": "reference", "fusion_epochs": 1}}}}
+    summary = Runner(plugins, tmp_path / "runs", progress=False).run(build_matrix(raw, plugins), echo=lambda l: None)
+    (record,) = summary.executed
+    assert record["status"] == "ok", record["error"]
+    assert list(record["model_selection"]) == ["sc:rgb", "anticipation:rgb", "sc:flow", "anticipation:flow", "matt"]
+    assert record["row_label"] == "best val epoch"
+    assert set(record["metrics_last_epoch"]) == set(record["metrics"])
+    assert record["metrics"]["top5_action"] == pytest.approx(record["model_selection"]["matt"]["best_top5"], abs=1e-3)
+    from benchmark.leaderboard import build, render_markdown
+
+    md = render_markdown(build([record], [], "top5_action"), "t", "bench run")
+    row = next(line for line in md.splitlines() if line.startswith("| this suite"))
+    assert "best val epoch" in row and "model selection kept" in md

@@ -15,7 +15,7 @@ from plugins.students.avt import AVTBStudent, AVTEgteaStudent, AVTEpic55Student,
 from plugins.students.avt_model import avt_losses
 
 TINY = {"width": 32, "layers": 2, "heads": 4, "dropout": 0.0, "gpt_dropout": 0.0, "max_steps": 16}
-TINY_VIT = {"backbone": "vit_base_patch16_224", "image_size": 32,
+TINY_VIT = {"backbone": "vit_base_patch16_224", "image_size": 32, "augment": "resize",
             "backbone_kwargs": {"embed_dim": 16, "depth": 1, "num_heads": 2, "patch_size": 16}}
 
 
@@ -81,9 +81,37 @@ def test_loss_terms():
     assert avt_losses(out, y, torch.full((2, 1), -100))["past"].item() == 0.0
     with pytest.raises(ValueError, match="step_targets"):
         avt_losses(out, y, torch.zeros(2, 3, dtype=torch.long))
-    # regression targets are detached: no gradient reaches the observed features through them
+    # with AVT's first frame: [classifier on the observed step 0, predictions for 1..T-1]
+    first = torch.randn(2, 5, requires_grad=True)
+    labels = torch.tensor([[3, -100, 4, -100], [2, 0, -100, -100]])
+    got = avt_losses({**out, "first_logits": first}, y, labels, past_first_frame=True)["past"]
+    expected = F.cross_entropy(torch.stack([first[0], step_logits[0, 1], first[1], step_logits[1, 0]]),
+                               torch.tensor([3, 4, 2, 0]))
+    torch.testing.assert_close(got, expected)
+    with pytest.raises(ValueError, match="past_first_frame"):
+        avt_losses(out, y, labels, past_first_frame=True)
+    # the regression target is not detached (AVT's): a trained backbone learns from it too
     avt_losses(moved, y)["feat"].backward()
-    assert obs.grad is None and predicted.grad is not None
+    assert obs.grad is not None and predicted.grad is not None
+
+
+def test_avt_init_and_first_frame_logits_only_where_configured():
+    from plugins.students.avt import AVTConfig, AVTEgteaConfig
+    from plugins.students.avt_model import AVTNet
+
+    torch.manual_seed(0)
+    net = AVTNet(64, 300, AVTEgteaConfig(width=64, heads=4))
+    for layer in (net.head.encoder, net.head.decoder, net.head.classifier):
+        assert abs(layer.weight.std().item() - 0.01) < 0.001
+    assert torch.count_nonzero(net.head.classifier.bias) == 0
+    assert "first_logits" in net(torch.randn(2, 5, 64))
+    # the CPU preset keeps torch's defaults (uniform, bias non-zero) and computes no extra logits
+    torch.manual_seed(0)
+    cpu = AVTNet(64, 300, AVTConfig(width=64, heads=4))
+    bound = 1 / 64 ** 0.5
+    assert cpu.head.classifier.weight.abs().max().item() <= bound and cpu.head.classifier.weight.std().item() > 0.05
+    assert torch.count_nonzero(cpu.head.classifier.bias) > 0
+    assert "first_logits" not in cpu(torch.randn(2, 5, 64))
 
 
 def test_own_loss_weights_the_terms():
@@ -146,8 +174,22 @@ def test_presets_follow_the_published_configs(plugins):
     epic = AVTEpic55Student.Config()
     assert (epic.layers, epic.heads, epic.width, epic.dropout, epic.feat_weight, epic.past_weight) == \
         (12, 8, 2048, 0.8, 2.0, 0.0)
+    # AVT expts/10, 11, 12: per-process batch and rate (x world size), cosine, Nesterov on 11 and 12
     assert AVTEpic55Student.train_defaults == {"optimizer": "adam", "lr": 5e-6, "weight_decay": 1e-4,
-                                               "epochs": 20, "batch_size": 32}
+                                               "epochs": 20, "batch_size": 32, "schedule": "cosine",
+                                               "lr_scaling": "world_size"}
+    assert AVTEgteaStudent.train_defaults == {"optimizer": "sgd", "lr": 1e-3, "momentum": 0.9, "nesterov": True,
+                                              "weight_decay": 1e-6, "epochs": 15, "batch_size": 64,
+                                              "schedule": "cosine", "lr_scaling": "world_size"}
+    assert AVTBStudent.train_defaults == {"optimizer": "sgd", "lr": 5e-4, "momentum": 0.9, "nesterov": True,
+                                          "weight_decay": 1e-6, "epochs": 10, "batch_size": 3, "schedule": "cosine",
+                                          "warmup_epochs": 5, "lr_scaling": "world_size"}
+    b = AVTBStudent.Config()
+    assert (b.augment, b.train_scale, b.flip_p, b.eval_scale, b.eval_crops, b.eval_flip, b.mean, b.std) == \
+        ("avt", [248, 280], 0.5, 248, 3, True, [0.5] * 3, [0.5] * 3)
+    for cls in (AVTEpic55Student, AVTEgteaStudent, AVTBStudent):
+        assert cls.Config().init == "avt" and cls.Config().past_first_frame
+    assert AVTStudent.Config().init == "torch" and not AVTStudent.Config().past_first_frame
     egtea = AVTEgteaStudent.Config()
     assert (egtea.layers, egtea.heads, egtea.width, egtea.dropout, egtea.past_weight) == (2, 4, 2048, 0.8, 0.1)
     b = AVTBStudent.Config()
@@ -200,3 +242,78 @@ def test_avt_b_on_generated_frames(tmp_path):
     frozen.own_loss(model(x), torch.zeros(n, dtype=torch.long)).backward()
     assert all(p.grad is None for p in model.backbone.parameters())
     assert model.head.classifier.weight.grad is not None
+
+
+class _Recorder(torch.nn.Module):
+    """Stands in for the timm model: records the frames it sees, returns their mean per channel."""
+
+    num_features = 3
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, frames):
+        self.seen.append(frames.detach().clone())
+        return frames.mean(dim=(-2, -1))
+
+
+def _pipeline(**kw):
+    from plugins.students.avt_backbone import FrameBackbone
+
+    cfg = build_config(AVTBStudent.Config, {**TINY_VIT, "augment": "avt", "image_size": 16, "train_scale": [18, 22],
+                                            "eval_scale": 18, **kw}, "test")
+    backbone = FrameBackbone(cfg, (3, 18, 24))
+    backbone.model = _Recorder()
+    return backbone
+
+
+def test_avt_b_evaluation_averages_six_views_of_three_crops_and_their_flips():
+    from plugins.students.avt_model import AVTNet
+
+    torch.manual_seed(0)
+    backbone = _pipeline()
+    assert backbone.views == 6
+    x = torch.rand(2, 3, 3 * 18 * 24)
+    frames = x.reshape(6, 3, 18, 24)  # already at the eval scale (shorter side 18)
+    # the views, cut here by hand: top-left, centre, bottom-right 16 px crops, each also flipped
+    corners = [(0, 0), (1, 4), (2, 8)]
+    views = []
+    for top, left in corners:
+        crop = frames[..., top:top + 16, left:left + 16]
+        views += [crop, crop.flip(-1)]
+    net = AVTNet(3, 5, AVTBStudent.Config(width=8, heads=2, layers=1, **{k: v for k, v in TINY_VIT.items()
+                                                                          if k not in ("image_size", "augment")}),
+                 backbone=backbone).eval()
+    with torch.no_grad():
+        out = net(x)
+        mean, std = backbone.preprocess.mean, backbone.preprocess.std
+        assert len(backbone.model.seen) == 6
+        for seen, view in zip(backbone.model.seen, views):
+            torch.testing.assert_close(seen, (view - mean) / std)
+        per_view = [net.head((((v - mean) / std).mean(dim=(-2, -1))).reshape(2, 3, 3))["step_logits"][:, -1]
+                    for v in views]
+    torch.testing.assert_close(out["logits"], torch.stack(per_view).mean(0))
+    # normalisation is AVT's 0.5 / 0.5
+    assert mean.flatten().tolist() == [0.5] * 3 and std.flatten().tolist() == [0.5] * 3
+
+
+def test_avt_b_training_view_is_a_random_scale_crop_and_flip_of_the_whole_clip():
+    backbone = _pipeline(flip_p=1.0).train()
+    x = torch.rand(1, 4, 3 * 18 * 24)
+    torch.manual_seed(3)
+    backbone(x)
+    (seen,) = backbone.model.seen
+    assert seen.shape == (4, 3, 16, 16)
+    # redo the draws: shorter side in [18, 22], crop corner, then the flip (p = 1)
+    torch.manual_seed(3)
+    shorter = int(torch.randint(18, 23, ()).item())
+    from plugins.students.avt_backbone import resize_shorter
+
+    clip = resize_shorter(x.reshape(4, 3, 18, 24), shorter)
+    h, w = clip.shape[-2:]
+    assert min(h, w) == shorter and abs(w / h - 24 / 18) < 0.1  # aspect kept
+    top = int(torch.randint(0, h - 16 + 1, ()).item())
+    left = int(torch.randint(0, w - 16 + 1, ()).item())
+    expected = clip[..., top:top + 16, left:left + 16].flip(-1)
+    torch.testing.assert_close(seen, (expected - 0.5) / 0.5)

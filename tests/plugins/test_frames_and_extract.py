@@ -74,6 +74,24 @@ def test_frames_load_shapes_values_and_info(tmp_path):
     assert fs.load(data, "val").shape == (len(data.splits["val"]), t, 192)
 
 
+def test_frames_keep_their_aspect_ratio_when_a_width_is_set(tmp_path):
+    data = tiny_data()
+    keys = needed_frames(data, ["train"])
+    write_frames(tmp_path, keys, shape=(30, 60))  # 2:1 frames
+    fs = source(tmp_path, size=15, width=20)
+    x = fs.load(data, "train")
+    assert x.shape[-1] == 3 * 15 * 20 and fs.last_info["frame_shape"] == [3, 15, 20]
+    s = data.splits["train"][0]
+    f = int(frames_of(data.obs_times(s))[0])
+    # by hand: scaled by max(20 / 60, 15 / 30) = 0.5 to 30 x 15, then the centre 20 columns
+    with Image.open(tmp_path / s.video / f"frame_{f:010d}.jpg") as img:
+        small = np.asarray(img.convert("RGB").resize((30, 15), Image.Resampling.BILINEAR))
+    expected = small[:, 5:25].transpose(2, 0, 1).reshape(-1) / np.float32(255)
+    np.testing.assert_array_equal(x[0, 0], expected.astype(np.float32))
+    # width 0: squashed to a square, as before
+    assert source(tmp_path, size=15).load(data, "train").shape[-1] == 3 * 15 * 15
+
+
 def test_participant_template_and_bad_templates(tmp_path):
     data = tiny_data()
     data.splits = {k: v[:2] for k, v in data.splits.items()}

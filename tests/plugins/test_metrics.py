@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from benchmark.api import AnticipationData, ClassSpace
 from plugins.metrics.accuracy import MeanClassTop1Action, Top1Action, Top1Verb, Top5Action
@@ -48,3 +49,22 @@ def test_many_shot_mean_top5_recall_by_hand():
     assert ManyShotRecallVerb().compute(s3, np.array([0, 1]), d) == 100.0
     d.info = {}
     assert np.isnan(ManyShotRecallAction().compute(s3, np.array([0, 2]), d))
+
+
+def test_many_shot_actions_are_verb_or_noun_many_shot_unlike_the_official_pairs():
+    from plugins.datasets.epic55 import many_shot_actions
+    from plugins.metrics.recall import ManyShotRecallAction, ManyShotRecallActionOfficial
+
+    # actions (verb, noun): a0 (0,0) a1 (0,1) a2 (1,1) a3 (1,2) a4 (2,2) a5 (2,1) a6 (3,3)
+    cls = ClassSpace([f"a{i}" for i in range(7)], ["v0", "v1", "v2", "v3"], ["n0", "n1", "n2", "n3"],
+                     np.array([0, 0, 1, 1, 2, 2, 3]), np.array([0, 1, 1, 2, 2, 1, 3]))
+    # many-shot verb 0 and noun 1: a0, a1 by their verb, a2, a5 by their noun
+    assert many_shot_actions(cls, [0], [1]) == [0, 1, 2, 5]
+    d = AnticipationData("t", "real", cls, {}, {}, 1, 1.0, "f")
+    d.info["many_shot"] = {"actions": [0, 1, 2, 5], "actions_official": [0, 6], "verbs": [0], "nouns": [1]}
+    scores = np.tile(np.array([7, 6, 5, 4, 3, 2, 1.0]), (6, 1))  # top-5: a0..a4
+    targets = np.array([0, 2, 5, 5, 6, 3])
+    # verb-or-noun list present in the targets: a0 (hit), a2 (hit), a5 (miss); a1 is absent
+    assert ManyShotRecallAction().compute(scores, targets, d) == pytest.approx(200 / 3)
+    # official pairs: a0 (hit), a6 (miss)
+    assert ManyShotRecallActionOfficial().compute(scores, targets, d) == 50.0

@@ -36,7 +36,11 @@ def test_epic55_counts_match_the_reference(epic):
     assert len({s.video for s in epic.splits["val"]}) == 40
     assert (epic.classes.num_actions, len(epic.classes.verbs), len(epic.classes.nouns)) == (2513, 125, 352)
     assert len(epic.info["many_shot"]["verbs"]) == 26 and len(epic.info["many_shot"]["nouns"]) == 71
-    assert len(epic.info["many_shot"]["actions"]) == 819
+    assert len(epic.info["many_shot"]["actions_official"]) == 819
+    # RULSTM/AVT's many-shot actions (verb or noun many-shot) present in val, against the official pairs
+    present = {s.target.action for s in epic.splits["val"]}
+    assert len(present & set(epic.info["many_shot"]["actions"])) == 883
+    assert len(present & set(epic.info["many_shot"]["actions_official"])) == 451
 
 
 @needs_data
@@ -123,6 +127,38 @@ def test_no_egtea_validation_label_reaches_a_training_tensor(split):
         n_leaked, n_samples = sum(sum(row[1:]) for row in leaked), sum(any(row[1:]) for row in leaked)
         n_labels = sum(a != -100 for row in leaky for a, _ in row[1:])
         assert (n_leaked, n_labels, n_samples) == (3718, 30368, 1227)
+
+
+def _start_frames(path):
+    with open(path) as fh:
+        return [int(line.split(",")[2]) for line in fh if line.strip()]
+
+
+@needs_data
+@pytest.mark.parametrize("sampling", ["avt", "rulstm"])
+def test_segments_are_dropped_as_the_reference_code_drops_them(sampling):
+    # expected counts straight from the CSV start frames (30 fps clock, tau_a = 1 s):
+    # AVT keeps a segment when start - tau_a is at least one frame in (frame >= 31); RULSTM when
+    # its last sampled frame, floor((f / 30 - 0.25) * 30) = f - 8, is at least 1 (f >= 9)
+    least = {"avt": 31, "rulstm": 9}[sampling]
+    expected = {split: sum(f < least for f in _start_frames(DATA / f"epic55/rulstm/{name}.csv"))
+                for split, name in (("train", "training"), ("val", "validation"))}
+    assert expected == ({"train": 63, "val": 10} if sampling == "avt" else {"train": 21, "val": 7})
+    data = EPIC55(EPIC55Config(sampling=sampling, video_start="reference")).load(DATA)
+    assert {k: sum(v.values()) for k, v in data.dropped.items()} == expected
+    assert {k: len(v) for k, v in data.splits.items()} == {"train": 23493 - expected["train"],
+                                                          "val": 4979 - expected["val"]}
+    assert min(s.target.start for s in data.splits["val"]) >= least / 30 - 1e-9
+    assert data.frame_padding == ("first-valid" if sampling == "rulstm" else "clamp")
+    # a kept RULSTM sequence that reaches before the video repeats its first valid frame
+    if sampling == "rulstm":
+        early = next(s for s in data.splits["val"] if s.target.start * 30 < 14 * 7.5)
+        frames = data.obs_frames(early)
+        raw = [int(np.floor(round(early.target.start * 30) - 7.5 * k)) for k in range(14, 0, -1)]
+        assert frames.tolist() == [f if f >= 1 else min(r for r in raw if r >= 1) for f in raw]
+    # the default keeps every segment; EGTEA (tau_a = 0.5 s) loses none under either policy
+    assert EPIC55(EPIC55Config(sampling=sampling)).load(DATA).dropped == {}
+    assert EGTEA(EGTEAConfig(sampling=sampling, video_start="reference")).load(DATA).dropped == {}
 
 
 segment_lists = st.lists(

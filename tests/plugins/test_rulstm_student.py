@@ -174,6 +174,7 @@ def test_registered_presets(plugins):
     assert paper is RULSTMPaperStudent and paper.uses_future_steps
     cfg = paper.Config()
     assert (cfg.hidden, cfg.dropout, cfg.ant_steps, cfg.sc_epochs) == (1024, 0.8, 8, 100)
+    assert (cfg.stages, cfg.fusion_epochs) == ("reference", 100) and RULSTMConfig().stages == "joint"
     assert paper.train_defaults == {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "batch_size": 128, "epochs": 100}
     assert RULSTMStudent.train_defaults == {}
 
@@ -250,3 +251,78 @@ def test_runs_in_the_training_loop_with_a_pretraining_stage():
                                 Accelerator(cpu=True), logging.getLogger("test"), progress=False)
     assert result.val_scores.shape == (6, 4) and len(result.epoch_losses) == 2
     assert stages == ["pretrain", "pretrain", "train", "train", "train"]
+
+
+def test_reference_stages_train_each_branch_then_matt_and_keep_the_best_epochs():
+    from accelerate import Accelerator
+
+    from benchmark.training import topk_percent, train_and_evaluate
+    from plugins.losses.none import NoDistill
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((48, 14, 16)).astype(np.float32)
+    y = np.arange(48) % 6
+    x[np.arange(48), :, y] += 2.0  # learnable from the rgb columns
+    student = RULSTMStudent(RULSTMConfig(hidden=8, dropout=0.0, sc_epochs=2, stages="reference", fusion_epochs=3))
+    student.anticipation_index, student.feature_layout = 10, {"rgb": [0, 8], "obj": [8, 16]}
+    plan = student.training_stages(2)
+    assert [(st.name, st.epochs, st.mode, st.branch) for st in plan] == [
+        ("sc:rgb", 2, "pretrain", "rgb"), ("anticipation:rgb", 2, "train", "rgb"),
+        ("sc:obj", 2, "pretrain", "obj"), ("anticipation:obj", 2, "train", "obj"), ("matt", 3, "train", "")]
+    assert all(st.fresh_optimizer and st.select_best for st in plan)
+    seen, optimisers = [], []
+    build = student.build
+
+    def spy(input_dim, num_classes):
+        net = build(input_dim, num_classes)
+        forward = net.forward
+        net.forward = lambda inp: (seen.append((net.stage, net.branch, net.training)), forward(inp))[1]
+        return net
+
+    student.build = spy
+    params = student.stage_parameters
+    student.stage_parameters = lambda model, stage: (optimisers.append(stage.name), params(model, stage))[1]
+    train = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0, "grad_clip": 0.0,
+             "batch_size": 24, "eval_batch_size": 48, "epochs": 2}
+    result = train_and_evaluate(student, NoDistill(), train, x, y, x, None, 6, 0, Accelerator(cpu=True),
+                                logging.getLogger("test"), progress=False, y_val=y)
+    assert optimisers == [st.name for st in plan]  # a fresh optimiser per run
+    # every epoch trains (2 batches) then validates (1 batch) in the stage's mode and branch
+    expected = []
+    for st in plan:
+        expected += ([(st.mode, st.branch, True)] * 2 + [(st.mode, st.branch, False)]) * st.epochs
+    assert seen[:len(expected)] == expected and len(seen) == len(expected)
+    assert set(result.selection) == {st.name for st in plan}
+    for st in plan:
+        sel = result.selection[st.name]
+        assert 1 <= sel["best_epoch"] <= st.epochs and sel["best_top5"] >= sel["last_top5"]
+    # the scores returned are those of MATT's best epoch; the last epoch's are kept beside
+    assert topk_percent(result.val_scores, y, 5) == pytest.approx(result.selection["matt"]["best_top5"], abs=1e-4)
+    assert topk_percent(result.last_val_scores, y, 5) == pytest.approx(result.selection["matt"]["last_top5"], abs=1e-4)
+    with pytest.raises(Exception, match="validation targets"):
+        train_and_evaluate(student, NoDistill(), train, x, y, x, None, 6, 0, Accelerator(cpu=True),
+                           logging.getLogger("test"), progress=False)
+
+
+def test_a_branch_alone_scores_like_the_branch_inside_the_network():
+    _, m = model(layout=LAYOUT, input_dim=16)
+    x = torch.randn(3, 14, 16)
+    m.branch = "flow"
+    alone = m(x)
+    lo, hi = LAYOUT["flow"]
+    s, h, _ = m.branches[1](x[..., lo:hi], list(range(6, 14)), 1, False)
+    torch.testing.assert_close(alone["all_logits"], s)
+    torch.testing.assert_close(alone["logits"], s[:, 4])  # the scored step: index 10 of 14, the 4th-last
+    assert "matt_weights" not in alone
+    with pytest.raises(ConfigError, match="no branch"):
+        m.branch_modules("depth")
+
+
+def test_rulstm_sampling_scores_the_4th_last_step_at_one_second():
+    from plugins.datasets.anticipation import observation
+
+    obs = observation("rulstm", 1.0, 10, 1.0, 0.25, 6, 8, "test")
+    # RULSTM: 14 time stamps 3.5, 3.25, ..., 0.25 s before the action; 1 s is the 4th from the end
+    stamps = [0.25 * k for k in range(14, 0, -1)]
+    assert obs.steps == len(stamps) and obs.step_s == 0.25
+    assert obs.steps - 1 - obs.tail_steps == len(stamps) - 4 == stamps.index(1.0)
