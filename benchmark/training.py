@@ -19,6 +19,7 @@ from . import checkpoint
 from .api import DistillLoss, Student, TeacherOutput
 from .errors import BenchError, NonFiniteLoss
 from .schedule import lr_factor
+from .scoring import topk_correct
 from .tracking import LossLog, epoch_entry
 
 
@@ -345,9 +346,7 @@ def train_and_evaluate(
 
 def topk_percent(scores: np.ndarray, targets: np.ndarray, k: int) -> float:
     """Share (%) of rows whose target is among the ``k`` highest scores (RULSTM's selection)."""
-    k = min(k, scores.shape[1])
-    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    return float((top == targets[:, None]).any(axis=1).mean() * 100.0)
+    return float(topk_correct(scores, targets, k).mean() * 100.0)
 
 
 def _predict(modules: Any, val_loader: Any, accelerator: Any) -> np.ndarray:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.api import AnticipationData, Metric
+from benchmark.scoring import topk_correct
 
-from .accuracy import marginalise, topk_correct
+from .accuracy import marginalise
 
 
 def mean_topk_recall(scores: np.ndarray, targets: np.ndarray, classes: list[int] | np.ndarray, k: int = 5) -> float:

@@ -317,3 +317,26 @@ def test_avt_b_training_view_is_a_random_scale_crop_and_flip_of_the_whole_clip()
     left = int(torch.randint(0, w - 16 + 1, ()).item())
     expected = clip[..., top:top + 16, left:left + 16].flip(-1)
     torch.testing.assert_close(seen, (expected - 0.5) / 0.5)
+
+
+def test_avt_b_with_avts_pipeline_trains_and_evaluates_in_the_loop():
+    import logging
+
+    from accelerate import Accelerator
+
+    from benchmark.training import train_and_evaluate
+    from plugins.losses.none import NoDistill
+
+    student = tiny_student(AVTBStudent, **{**TINY_VIT, "augment": "avt", "image_size": 16, "train_scale": [18, 22],
+                                           "eval_scale": 18})
+    student.input_info = {"frame_shape": [3, 18, 24]}
+    x = np.random.default_rng(0).random((12, 3, 3 * 18 * 24)).astype(np.float32)
+    y = np.arange(12) % 3
+    steps = np.full((12, 3), -100)
+    train = {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "nesterov": True, "weight_decay": 0.0,
+             "grad_clip": 0.0, "batch_size": 4, "eval_batch_size": 6, "epochs": 2, "schedule": "cosine",
+             "warmup_epochs": 1, "lr_scaling": "world_size"}
+    result = train_and_evaluate(student, NoDistill(), train, x, y, x[:5], None, 3, 0, Accelerator(cpu=True),
+                                logging.getLogger("test"), progress=False, step_train=steps)
+    assert result.val_scores.shape == (5, 3) and np.isfinite(result.val_scores).all()
+    assert result.optimization == {"effective_lr": 0.01, "global_batch": 4, "processes": 1, "steps_per_epoch": 3}

@@ -9,7 +9,8 @@ import pytest
 from benchmark.api import AnticipationData, ClassSpace, Sample, Segment
 from benchmark.config import build_config
 from benchmark.errors import ConfigError
-from plugins.metrics.accuracy import class_mean, topk_correct
+from benchmark.scoring import topk_correct
+from plugins.metrics.accuracy import class_mean
 from plugins.teachers.ngram import NGramConfig, NGramTeacher
 
 DATA = Path(os.environ.get("BENCH_DATA_DIR", "/nonexistent"))
