@@ -18,11 +18,12 @@ from .api import (
     TeacherOutput,
 )
 from .hookspecs import hookimpl
+from .settings import setting
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AnticipationData", "BaselineRow", "BaselineTable", "ClassSpace", "Corpus", "Dataset", "DistillLoss",
     "FeatureSource", "Launcher", "Metric", "Sample", "Segment", "Student", "Teacher",
-    "TeacherOutput", "hookimpl", "__version__",
+    "TeacherOutput", "hookimpl", "setting", "__version__",
 ]

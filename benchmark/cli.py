@@ -623,9 +623,8 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     config = build_config(cls.Config, apply_overrides({}, args.overrides), f"dataset {cls.name}")
     if files is not None and not _print_files(cls.name, data_dir, files):
-        return EXIT_OK
-    _print_contents(cls, config, data_dir)
-    return EXIT_OK
+        return EXIT_CONFIG  # a file is missing or fails its checksum
+    return EXIT_OK if _print_contents(cls, config, data_dir) else EXIT_CONFIG
 
 
 def _data_download(args: argparse.Namespace, name: str, data_dir: Path, files: list[RemoteFile]) -> int:
@@ -649,18 +648,20 @@ def _print_files(name: str, data_dir: Path, files: list[RemoteFile]) -> bool:
     print(f"{len(statuses)} files: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
     if counts[PRESENT] < len(statuses):
         print(f"run `bench data download {name}` to fetch the missing or bad files")
+        print(f"bench: error: {name}: {len(statuses) - counts[PRESENT]} of {len(statuses)} annotation files are "
+              f"missing or fail their checksum in {data_dir / name}", file=sys.stderr)
         return False
     return True
 
 
-def _print_contents(cls: Any, config: Any, data_dir: Path) -> None:
+def _print_contents(cls: Any, config: Any, data_dir: Path) -> bool:
     """Load the dataset and print its splits, the segments the protocol dropped and the class
-    counts."""
+    counts; False (after saying why) when it cannot load."""
     try:
         data = cls(config).load(data_dir)
-    except Exception as exc:  # a dataset that cannot load is reported, not fatal
-        print(f"cannot load {cls.name}: {type(exc).__name__}: {exc}")
-        return
+    except Exception as exc:  # reported as one line, not as a traceback
+        print(f"cannot load {cls.name}: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        return False
     from tabulate import tabulate
 
     rows = [[split, len({s.video for s in samples}), len(samples),
@@ -669,6 +670,7 @@ def _print_contents(cls: Any, config: Any, data_dir: Path) -> None:
     print(tabulate(rows, headers=["split", "videos", "segments", "dropped", "why"]))
     c = data.classes
     print(f"classes: {len(c.actions)} actions, {len(c.verbs)} verbs, {len(c.nouns)} nouns")
+    return True
 
 
 if __name__ == "__main__":

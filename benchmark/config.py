@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .settings import range_problem, ranges
 
 MATRICES_DIR = Path(__file__).parent / "matrices"
 
@@ -176,16 +177,28 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
+def _choice_hint(value: Any, tp: Any) -> str:
+    """`` Did you mean 'batchmean'?`` for a misspelt choice of a ``Literal`` type."""
+    if not isinstance(value, str):
+        return ""
+    choices = [a for t in (typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,))
+               if typing.get_origin(t) is typing.Literal for a in typing.get_args(t) if isinstance(a, str)]
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.5)
+    return f". Did you mean {close[0]!r}?" if close else ""
+
+
 def build_config(cls: type, values: dict[str, Any] | None, where: str) -> Any:
     """Instantiate dataclass ``cls`` from ``values`` with type checks.
 
-    Unknown keys and wrong types raise a one-line :class:`ConfigError` naming ``where``.
+    Unknown keys, wrong types and values outside a declared range (:mod:`benchmark.settings`)
+    raise a one-line :class:`ConfigError` naming ``where`` and the key.
     """
     values = dict(values or {})
     if not dataclasses.is_dataclass(cls):
         raise ConfigError(f"{where}: component Config is not a dataclass")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    declared = ranges(cls)
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         if key not in fields:
@@ -201,8 +214,10 @@ def build_config(cls: type, values: dict[str, Any] | None, where: str) -> Any:
             value = build_config(tp, value, f"{where}.{key}")
         elif not _type_ok(value, tp):
             raise ConfigError(
-                f"{where}.{key}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})"
+                f"{where}.{key}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__}){_choice_hint(value, tp)}"
             )
+        if key in declared and (problem := range_problem(value, declared[key])):
+            raise ConfigError(f"{where}.{key}: {problem}")
         if tp is float and isinstance(value, int):
             value = float(value)
         if isinstance(value, list) and typing.get_origin(tp) is tuple:

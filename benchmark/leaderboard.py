@@ -17,6 +17,8 @@ from tabulate import tabulate
 
 from . import atomic
 from .api import SELECTED_NOTE, SELECTED_ROW_LABEL, BaselineTable
+from .coverage import ZERO_FILLED_MARK, ZERO_FILLED_NOTE
+from .records import row_label
 
 OURS = "this suite"
 
@@ -73,7 +75,7 @@ def build(records: Iterable[dict[str, Any]], baselines: list[BaselineTable], pri
             scratch = (rec.get("teacher_info") or {}).get("init") == "scratch"
             rows.append({
                 "source": OURS, "data": rec.get("data_kind", "real"), "student": cell["student"],
-                "teacher": cell["teacher"] + (" (scratch)" if scratch else ""), "loss": cell["loss"], "label": rec.get("row_label", ""),
+                "teacher": cell["teacher"] + (" (scratch)" if scratch else ""), "loss": cell["loss"], "label": row_label(rec),
                 "baseline": bool(baseline),
                 "dataset": cell["dataset"], "metric": metric, "seed": cell["seed"], "value": float(value),
             })
@@ -275,8 +277,9 @@ def render_markdown(board: Leaderboard, title: str, command: str, note: str = ""
             "Rows whose `data` is `synthetic` or `simulated` were computed on generated data or "
             "simulated features: they show how methods behave, not what they score on real video."
         )
-    if "label" in wide and (wide["label"] == SELECTED_ROW_LABEL).any():
-        lines.append(SELECTED_NOTE)
+    for mark, text in ((SELECTED_ROW_LABEL, SELECTED_NOTE), (ZERO_FILLED_MARK, ZERO_FILLED_NOTE)):
+        if "label" in wide and wide["label"].astype(str).str.contains(mark, regex=False).any():
+            lines.append(text)
     if note:
         lines.append(note)
     lines += ["", tabulate(wide, headers="keys", tablefmt="github", showindex=False, disable_numparse=True), ""]

@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import plots
 from .api import SELECTED_NOTE, SELECTED_ROW_LABEL
+from .coverage import ZERO_FILLED_MARK, ZERO_FILLED_NOTE
 from .leaderboard import OURS, ROW_KEYS, Leaderboard
 
 GAIN_PNG = "relative_gain.png"
@@ -186,8 +187,9 @@ def _notes(board: Leaderboard, wide: pd.DataFrame) -> list[str]:
         notes.append("Rows whose <code>data</code> is <code>synthetic</code> or <code>simulated</code> were "
                      "computed on generated data or simulated features: they show how methods behave, not "
                      "what they score on real video.")
-    if "label" in wide and (wide["label"] == SELECTED_ROW_LABEL).any():
-        notes.append(re.sub(r"`([^`]*)`", lambda m: f"<code>{_e(m.group(1))}</code>", _e(SELECTED_NOTE)))
+    for mark, note in ((SELECTED_ROW_LABEL, SELECTED_NOTE), (ZERO_FILLED_MARK, ZERO_FILLED_NOTE)):
+        if "label" in wide and wide["label"].astype(str).str.contains(mark, regex=False).any():
+            notes.append(re.sub(r"`([^`]*)`", lambda m: f"<code>{_e(m.group(1))}</code>", _e(note)))
     if not board.long.empty and board.long["uncertain"].any():
         notes.append("† the source of this published number could not be checked exactly (see the table's "
                      "notes).")

@@ -23,6 +23,7 @@ from .config import (
 )
 from .errors import ConfigError
 from .plugin_manager import Plugins
+from .settings import setting
 
 AXES = ("dataset", "teacher", "student", "loss", "seed")
 TOP_LEVEL_KEYS = {
@@ -36,47 +37,44 @@ CONFIGURABLE_KINDS = ("dataset", "teacher", "student", "loss", "feature_source")
 class TrainConfig:
     """Student training settings shared by every cell of a matrix."""
 
-    epochs: int = 10
-    batch_size: int = 64
-    eval_batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 0.0
+    epochs: int = setting(10, ge=1)
+    batch_size: int = setting(64, ge=1)
+    eval_batch_size: int = setting(256, ge=1)
+    lr: float = setting(1e-3, ge=0.0)  # 0 is allowed: a frozen student (its loss still reported)
+    weight_decay: float = setting(0.0, ge=0.0)
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
-    momentum: float = 0.9
+    momentum: float = setting(0.9, ge=0.0, lt=1.0)
     nesterov: bool = False  # SGD only (AVT's presets use it)
     # per-step learning-rate schedule (benchmark/schedule.py): "constant" or "cosine" (AVT's, to 0)
     schedule: Literal["constant", "cosine"] = "constant"
-    warmup_epochs: int = 0  # linear warm-up from 0, before the schedule (AVT-b: 5)
+    warmup_epochs: int = setting(0, ge=0)  # linear warm-up from 0, before the schedule (AVT-b: 5)
     # "world_size": lr x number of processes, with batch_size per process, as AVT scales it
     # (func/train.py); "none": lr as given whatever the number of processes
     lr_scaling: Literal["none", "world_size"] = "none"
-    grad_clip: float = 0.0  # 0 disables clipping
+    grad_clip: float = setting(0.0, ge=0.0)  # 0 disables clipping
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # passed to accelerate
-    teacher_seed: int = 0  # teachers are fitted once with this seed, whatever the cell seed
+    # CPU threads of a teacher fit: CPU kernels split their sums by thread count, so a teacher
+    # fitted on 2 threads differs from one fitted on 1; a fixed count gives the same soft labels
+    # whichever launcher (and so whichever per-process thread count) fits it
+    teacher_threads: int = setting(1, ge=1)
+    teacher_seed: int = setting(0, ge=0)  # teachers are fitted once with this seed, whatever the cell seed
     # k >= 2: the teacher's soft labels for the training split come from k teachers each fitted
     # without one fold of training videos (out-of-fold), instead of from a teacher that saw them
-    teacher_cross_fit: int = 0
+    teacher_cross_fit: int = setting(0, ge=0)
     cpu: bool = False  # force CPU even when a GPU is visible
     # limits of one cell (0 = none), checked between training steps; exceeding one fails the cell
-    time_budget_s: float = 0.0  # wall time since the cell started
-    memory_budget_mb: float = 0.0  # peak resident memory of the process during the cell
-    checkpoint_every_epochs: int = 0  # 0 = off; an unfinished cell resumes from its last checkpoint
+    time_budget_s: float = setting(0.0, ge=0.0)  # wall time since the cell started
+    memory_budget_mb: float = setting(0.0, ge=0.0)  # peak resident memory of the process during the cell
+    checkpoint_every_epochs: int = setting(0, ge=0)  # 0 = off; an unfinished cell resumes from its last checkpoint
     trackers: list[str] = field(default_factory=list)  # Accelerate trackers, e.g. [tensorboard]
 
-    def __post_init__(self) -> None:
-        for key in ("epochs", "batch_size", "eval_batch_size"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key}: expected >= 1, got {getattr(self, key)}")
-        for key in ("lr", "weight_decay", "grad_clip"):
-            if getattr(self, key) < 0:
-                raise ValueError(f"{key}: expected >= 0, got {getattr(self, key)}")
-        if not 0 <= self.warmup_epochs <= self.epochs:
-            raise ValueError(f"warmup_epochs: expected between 0 and epochs ({self.epochs}), got {self.warmup_epochs}")
+    def __post_init__(self) -> None:  # ranges: the setting() declarations; relations here
+        if self.warmup_epochs > self.epochs:
+            raise ValueError(f"warmup_epochs: expected at most epochs ({self.epochs}), got {self.warmup_epochs}")
         if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
             raise ValueError("nesterov: needs optimizer sgd with momentum > 0")
-        for key in ("time_budget_s", "memory_budget_mb", "checkpoint_every_epochs"):
-            if getattr(self, key) < 0:
-                raise ValueError(f"{key}: expected >= 0 (0 = off), got {getattr(self, key)}")
+        if self.teacher_cross_fit == 1:
+            raise ValueError("teacher_cross_fit: expected 0 (off) or a number of folds >= 2, got 1")
         if self.trackers:
             from accelerate.utils import LoggerType
 
@@ -88,6 +86,8 @@ class TrainConfig:
 
 @dataclass
 class LeaderboardConfig:
+    # the metric Δ and relative gain compare; unset: top5_action, or the first metric when the
+    # matrix does not compute top5_action
     primary: str = "top5_action"
     # dataset -> its own primary metric, e.g. {egtea: top1_action} (the paper's EGTEA metric)
     primary_by_dataset: dict[str, str] = field(default_factory=dict)
@@ -195,6 +195,55 @@ def _student_train(raw: dict[str, Any], alias: str, student_cls: Any, train: Tra
     return config_to_dict(build_config(TrainConfig, merged, f"{where}: components.student.{alias}.train"))
 
 
+def _entries(raw: dict[str, Any], key: str, where: str) -> list[Any]:
+    value = raw.get(key) or []
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: {key}: expected a list of mappings over the axes {', '.join(AXES)}")
+    return value
+
+
+def _check_pattern(pattern: Any, where: str, known: Any, expected: Any, values: list[str]) -> None:
+    """An ``exclude`` / ``include`` entry names only axes, and only values ``known(axis, v)``
+    accepts: a misspelt entry would otherwise exclude (or add) nothing, silently."""
+    if not isinstance(pattern, dict) or not pattern:
+        raise ConfigError(f"{where}: expected a mapping over the axes {', '.join(AXES)}, got {pattern!r}")
+    for axis, want in pattern.items():
+        if axis not in AXES:
+            close = difflib.get_close_matches(str(axis), AXES, n=1, cutoff=0.5)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"{where}: unknown axis '{axis}'.{hint} Axes: {', '.join(AXES)}")
+        for value in (want if isinstance(want, list) else [want]):
+            if axis == "seed":
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise ConfigError(f"{where}.seed: expected integers, got {value!r}")
+                if values and not known(axis, value):
+                    raise ConfigError(f"{where}.seed: {value!r} is {expected(axis)}")
+                continue
+            if not known(axis, value):
+                close = difflib.get_close_matches(str(value), values, n=1, cutoff=0.6)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                raise ConfigError(f"{where}.{axis}: '{value}' is {expected(axis)}.{hint}")
+
+
+def _known_value(raw: dict[str, Any], plugins: Plugins, axis: str, value: Any) -> bool:
+    """A value an included cell may name: a registered component or a configured alias."""
+    if axis == "seed":
+        return True
+    aliases = ((raw.get("components") or {}).get(axis) or {}) if isinstance(raw.get("components"), dict) else {}
+    return str(value) in aliases or str(value) in plugins.registries[axis].names()
+
+
+def _check_primary(board: "LeaderboardConfig", metrics: list[str], where: str) -> None:
+    """The leaderboard ranks by metrics the matrix computes."""
+    if board.primary not in metrics:
+        raise ConfigError(f"{where}: leaderboard.primary '{board.primary}' is not computed: add it to metrics: "
+                          f"[{', '.join(metrics)}]")
+    for dataset, metric in board.primary_by_dataset.items():
+        if str(metric) not in metrics:
+            raise ConfigError(f"{where}: leaderboard.primary_by_dataset.{dataset} '{metric}' is not computed: add it "
+                              f"to metrics: [{', '.join(metrics)}]")
+
+
 def _check_components(raw: dict[str, Any], plugins: Plugins, where: str) -> None:
     """Every configured kind and name must exist, so a typo is an error, not a silent no-op."""
     comps = raw.get("components") or {}
@@ -256,16 +305,22 @@ def build_matrix(raw: dict[str, Any], plugins: Plugins, path: Path | None = None
         plugins.registries["baseline"].get(b, f"{where}: leaderboard.baselines")
     for d, m in board.primary_by_dataset.items():
         plugins.registries["metric"].get(str(m), f"{where}: leaderboard.primary_by_dataset.{d}")
+    if "primary" not in (raw.get("leaderboard") or {}) and board.primary not in metrics and metrics:
+        board.primary = str(metrics[0])  # the default applies only where it is computed
+    _check_primary(board, [str(m) for m in metrics], where)
 
     _check_components(raw, plugins, where)
     combos = [dict(zip(AXES, values)) for values in itertools.product(*(axes[a] for a in AXES))]
-    for i, pattern in enumerate(raw.get("exclude") or []):
-        if not isinstance(pattern, dict) or set(pattern) - set(AXES):
-            raise ConfigError(f"{where}: exclude[{i}]: expected a mapping over the axes {', '.join(AXES)}")
+    for i, pattern in enumerate(_entries(raw, "exclude", where)):
+        _check_pattern(pattern, f"{where}: exclude[{i}]", lambda axis, value: value in axes[axis],
+                       lambda axis: f"not a value of matrix.{axis} ({', '.join(map(str, axes[axis]))})",
+                       [str(v) for a in AXES for v in axes[a]])
         combos = [c for c in combos if not _matches(c, pattern)]
-    for i, extra in enumerate(raw.get("include") or []):
-        if not isinstance(extra, dict) or set(extra) - set(AXES):
-            raise ConfigError(f"{where}: include[{i}]: expected a mapping over the axes {', '.join(AXES)}")
+    for i, extra in enumerate(_entries(raw, "include", where)):
+        _check_pattern(extra, f"{where}: include[{i}]", lambda axis, value: _known_value(raw, plugins, axis, value),
+                       lambda axis: f"not a registered {axis} nor an alias under components.{axis}", [])
+        if any(isinstance(v, list) for v in extra.values()):
+            raise ConfigError(f"{where}: include[{i}]: expected one value per axis (an included cell), got a list")
         if "dataset" not in extra or "student" not in extra:
             raise ConfigError(f"{where}: include[{i}]: 'dataset' and 'student' are required")
         seeds = [extra["seed"]] if "seed" in extra else axes["seed"]

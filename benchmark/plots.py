@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
+from .records import row_label
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -36,7 +38,7 @@ def _row(rec: dict[str, Any]) -> dict[str, Any]:
     return {
         "data": rec.get("data_kind", "real"), "student": cell["student"],
         "teacher": cell["teacher"] + (" (scratch)" if scratch else ""), "loss": cell["loss"],
-        "label": rec.get("row_label", ""), "dataset": cell["dataset"], "seed": cell["seed"],
+        "label": row_label(rec), "dataset": cell["dataset"], "seed": cell["seed"],
         "baseline": bool(cell.get("baseline", cell["teacher"] == "none" and cell["loss"] == "none")),
     }
 

@@ -18,8 +18,9 @@ from tqdm.auto import tqdm
 from . import __version__, checkpoint, locks, tracking
 from .api import SELECTED_ROW_LABEL, AnticipationData, TeacherOutput
 from .config import build_config
+from .coverage import zero_filled_frames, zero_filled_label
 from .environment import describe
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .feature_cache import FeatureCache
 from .locks import CellLock
 from .matrix import Cell, Matrix
@@ -27,6 +28,7 @@ from .plugin_manager import Plugins
 from .runid import SCHEMA_VERSION, canonical_json, identity, run_id
 from .store import RunStore
 from .teacher_cache import TeacherCache
+from .threads import fixed_threads
 from .training import Budget, peak_rss_mb, reset_peak_rss, train_and_evaluate
 
 DEFAULT_DATA_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lm2video-bench" / "data"
@@ -176,6 +178,8 @@ class Runner:
                 main = record.get("metrics", {})
                 shown = ", ".join(f"{k}={v:.2f}" for k, v in list(main.items())[:3])
                 reason = f"  {record.get('error')}" if record["status"] != "ok" else ""
+                if record.get("zero_filled_frames"):
+                    reason += f"  ({zero_filled_label(record['zero_filled_frames'])})"
                 bar.update(1)
                 echo(
                     f"[{i}/{len(todo)}] {record['status']:6s} {record['cell']['label']} "
@@ -296,6 +300,10 @@ class Runner:
             record["features"] = fs.data_kind  # "simulated" or "real"
             tic = time.perf_counter()
             feats, record["feature_info"] = self.load_features(cell, fs, data)
+            record["zero_filled_frames"] = zero_filled_frames(record["feature_info"])
+            if record["zero_filled_frames"]:
+                log.warning("%d needed frames are missing from the features and zero-filled",
+                            record["zero_filled_frames"])
             timings["features_s"] = round(time.perf_counter() - tic, 3)
 
             teacher_outputs, teacher_info = self.teacher_outputs(cell, data, accelerator, log)
@@ -430,6 +438,7 @@ class Runner:
             "seed": cell.train["teacher_seed"],
             "dataset_fingerprint": data.fingerprint,
             "cross_fit": cell.train.get("teacher_cross_fit", 0),
+            "threads": cell.train["teacher_threads"],
         }
 
         teacher.plugins, teacher.data_dir = self.plugins, self.data_dir  # for corpora and the like
@@ -437,22 +446,27 @@ class Runner:
         def compute() -> dict[str, TeacherOutput]:
             from accelerate.utils import set_seed
 
-            log.info("fitting teacher %s", cell.teacher)
-            set_seed(cell.train["teacher_seed"])
-            teacher.fit(data, accelerator, cell.train["teacher_seed"])
-            outputs = {split: teacher.predict(data, split, accelerator) for split in ("train", "val")}
-            folds = int(cell.train.get("teacher_cross_fit", 0))
-            if folds >= 2:
-                outputs["train"] = self.out_of_fold(cell, data, accelerator, folds, log)
+            log.info("fitting teacher %s on %d CPU threads", cell.teacher, cell.train["teacher_threads"])
+            with fixed_threads(cell.train["teacher_threads"], accelerator.device.type):
+                set_seed(cell.train["teacher_seed"])
+                teacher.fit(data, accelerator, cell.train["teacher_seed"])
+                outputs = {split: teacher.predict(data, split, accelerator) for split in ("train", "val")}
+                folds = int(cell.train.get("teacher_cross_fit", 0))
+                if folds >= 2:
+                    outputs["train"] = self.out_of_fold(cell, data, accelerator, folds, log)
             return outputs
 
         tic = time.perf_counter()
         if self.refit_teachers:
             outputs, cached, key = compute(), False, self.cache.key(content)
         else:
+            uids = split_uids(data)
             outputs, cached, key = self.cache.get_or_compute(
-                content, compute,
+                content, compute, uids=uids,
                 on_wait=lambda holder: log.info("teacher %s is being fitted by %s: waiting", cell.teacher, holder))
+            problem = self.cache.coverage_problem(key, uids)
+            if problem:
+                raise DataError(f"{problem}; delete that folder to refit the teacher")
         for split, out in outputs.items():
             n = len(data.splits[split])
             if out.logits.shape != (n, data.classes.num_actions):
@@ -583,6 +597,11 @@ class Runner:
             value = float(metric.compute(scores, targets, data))
             out[name] = round(value, 4) if np.isfinite(value) else None  # undefined here (e.g. no many-shot list)
         return out
+
+
+def split_uids(data: AnticipationData, splits: tuple[str, ...] = ("train", "val")) -> dict[str, list[str]]:
+    """Per split, the uids of its samples in order: the rows of every per-sample array."""
+    return {split: [s.uid for s in data.splits[split]] for split in splits}
 
 
 def teachers_first(jobs: list[Job]) -> list[Job]:

@@ -59,12 +59,40 @@ class TeacherCache:
     def lock_path(self, key: str) -> Path:
         return self.root / "_locks" / f"{key}.lock"
 
+    def uids(self, key: str) -> dict[str, list[str]] | None:
+        """Per split, the sample uids an entry's rows belong to (None for entries written
+        before uids were stored, or a missing entry)."""
+        try:
+            meta = json.loads((self.path(key) / META).read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError, OSError):
+            return None
+        return meta.get("uids")
+
+    def coverage_problem(self, key: str, expected: dict[str, list[str]]) -> str | None:
+        """What is wrong with entry ``key``'s rows against the uids each split has now: a row
+        for another sample would silently distil the wrong soft label."""
+        stored = self.uids(key)
+        if stored is None:
+            return None
+        for split, want in expected.items():
+            have = stored.get(split)
+            if have is None:
+                return f"teacher cache {self.path(key)}: no soft labels for split '{split}'"
+            if have != list(want):
+                absent = [u for u in want if u not in set(have)]
+                what = (f"{len(absent)} of its {len(want)} samples have none, e.g. {', '.join(absent[:3])}"
+                        if absent else "its rows are in another order")
+                return f"teacher cache {self.path(key)}: split '{split}': {what}"
+        return None
+
     def get_or_compute(
         self, content: dict[str, Any], compute: Callable[[], dict[str, TeacherOutput]],
         on_wait: Callable[[str], None] | None = None, poll_s: float = 1.0,
+        uids: dict[str, list[str]] | None = None,
     ) -> tuple[dict[str, TeacherOutput], bool, str]:
         """(outputs, was_cached, key). While another process computes the same entry, wait for
-        it (``on_wait`` is told once who holds it) rather than compute it twice."""
+        it (``on_wait`` is told once who holds it) rather than compute it twice. ``uids`` (per
+        split, the samples of the rows) are stored with a new entry."""
         key = self.key(content)
         cached = self.load(key)
         if cached is not None:
@@ -83,12 +111,12 @@ class TeacherCache:
             cached = self.load(key)  # written by the holder this one waited for
             if cached is not None:
                 return cached, True, key
-            return self._compute_and_store(key, content, compute), False, key
+            return self._compute_and_store(key, content, compute, uids), False, key
         finally:
             lock.release()
 
-    def _compute_and_store(self, key: str, content: dict[str, Any],
-                           compute: Callable[[], dict[str, TeacherOutput]]) -> dict[str, TeacherOutput]:
+    def _compute_and_store(self, key: str, content: dict[str, Any], compute: Callable[[], dict[str, TeacherOutput]],
+                           uids: dict[str, list[str]] | None = None) -> dict[str, TeacherOutput]:
         outputs = compute()
         arrays: dict[str, np.ndarray] = {}
         for split, out in outputs.items():
@@ -102,7 +130,8 @@ class TeacherCache:
             with atomic.atomic_dir(final) as tmp:
                 save_file(arrays, str(tmp / ARRAYS))
                 (tmp / META).write_text(
-                    json.dumps({"content": content, "splits": sorted(outputs)}, indent=2, default=str),
+                    json.dumps({"content": content, "splits": sorted(outputs), **({"uids": uids} if uids else {})},
+                               indent=2, default=str),
                     encoding="utf-8",
                 )
         return outputs

@@ -139,7 +139,8 @@ def test_download_then_info_then_download_again(mirror, tmp_path):
     plugs, served, url = mirror
     data = tmp_path / "data"
     res = bench("data", "info", "tiny-epic", "--data-dir", data, "--plugins-dir", plugs)
-    assert res.returncode == 0 and states(res.stdout) == dict.fromkeys(PICK, "missing")
+    assert res.returncode == 2 and states(res.stdout) == dict.fromkeys(PICK, "missing")
+    assert res.stderr.count("\n") == 1 and "tiny-epic: 3 of 3 annotation files are missing or fail" in res.stderr
     assert "bench data download tiny-epic" in res.stdout and "segments" not in res.stdout
     res = bench("data", "download", "tiny-epic", "--data-dir", data, "--base-url", url, "--plugins-dir", plugs)
     assert res.returncode == 0, res.stderr
@@ -168,11 +169,11 @@ def test_corrupted_or_missing_served_file_exits_2_with_one_line(mirror, tmp_path
     assert not (data / "tiny-epic" / PICK[1]).exists() and (data / "tiny-epic" / PICK[0]).exists()
     assert not [p for p in data.rglob(".*")]
     res = bench("data", "info", "tiny-epic", "--data-dir", data, "--plugins-dir", plugs)
-    assert res.returncode == 0 and states(res.stdout) == {PICK[0]: "present", PICK[1]: "missing",
+    assert res.returncode == 2 and states(res.stdout) == {PICK[0]: "present", PICK[1]: "missing",
                                                           PICK[2]: "present"}
     (data / "tiny-epic" / PICK[0]).write_text("changed locally\n")
     res = bench("data", "info", "tiny-epic", "--data-dir", data, "--plugins-dir", plugs)
-    assert states(res.stdout)[PICK[0]] == "bad checksum" and "segments" not in res.stdout
+    assert states(res.stdout)[PICK[0]] == "bad checksum" and "segments" not in res.stdout and res.returncode == 2
     (served / PICK[2]).unlink()
     (data / "tiny-epic" / PICK[2]).unlink()
     res = bench("data", "download", "tiny-epic", "--data-dir", data, "--base-url", url, "--plugins-dir", plugs)
@@ -190,7 +191,7 @@ def test_unknown_generated_and_unloadable_datasets(mirror, tmp_path):
         assert res.returncode == 0 and "'synthetic' is generated and needs no download" in res.stdout
     assert "classes:" in bench("data", "info", "synthetic").stdout
     res = bench("data", "info", "tiny-broken", "--data-dir", tmp_path / "data", "--plugins-dir", plugs)
-    assert res.returncode == 0 and "cannot load tiny-broken: ValueError: broken on purpose" in res.stdout
+    assert res.returncode == 2 and res.stderr == "cannot load tiny-broken: ValueError: broken on purpose\n"
     assert not (tmp_path / "data").exists()
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 from benchmark.api import AnticipationData, Corpus, Segment
+from benchmark.settings import setting
 
 
 def windows(n: int, size: int, stride: int) -> Iterator[tuple[int, int]]:
@@ -23,13 +24,11 @@ def windows(n: int, size: int, stride: int) -> Iterator[tuple[int, int]]:
 
 @dataclass
 class ActionSequencesConfig:
-    max_actions: int = 32  # actions per line
-    stride: int = 0  # actions between the starts of consecutive lines; 0: max_actions (no overlap)
+    max_actions: int = setting(32, ge=1)  # actions per line
+    stride: int = setting(0, ge=0)  # actions between the starts of consecutive lines; 0: max_actions (no overlap)
 
     def __post_init__(self) -> None:
-        if self.max_actions < 1:
-            raise ValueError(f"max_actions must be >= 1, got {self.max_actions}")
-        if not 0 <= self.stride <= self.max_actions:
+        if self.stride > self.max_actions:
             raise ValueError(f"stride must be between 0 (= max_actions) and max_actions ({self.max_actions}), "
                              f"got {self.stride}")
 

@@ -6,7 +6,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Any, Iterable, Literal
 
 import numpy as np
 
@@ -25,26 +25,22 @@ class Observation:
     tail_steps: int  # steps after start - tau_a kept for students that train on every horizon
 
 
-def observation(sampling: str, anticipation_s: float, avt_frames: int, avt_fps: float,
-                rulstm_alpha: float, rulstm_enc_steps: int, rulstm_ant_steps: int, where: str) -> Observation:
-    """AVT-style: ``avt_frames`` frames at ``avt_fps`` ending at start - tau_a.
+def observation(c: Any) -> Observation:
+    """The observation window of a dataset config ``c`` (its protocol keys).
+
+    AVT-style: ``avt_frames`` frames at ``avt_fps`` ending at start - tau_a.
     RULSTM-style: ``enc + ant`` steps every ``alpha`` seconds ending alpha before the start,
-    of which the step at start - tau_a is the one scored."""
-    if anticipation_s <= 0:
-        raise ConfigError(f"{where}.anticipation_s must be positive")
-    if sampling == "avt":
-        if avt_frames < 1 or avt_fps <= 0:
-            raise ConfigError(f"{where}: avt_frames must be >= 1 and avt_fps > 0")
-        return Observation(avt_frames, 1.0 / avt_fps, 0)
-    if sampling == "rulstm":
-        k = anticipation_s / rulstm_alpha
-        if abs(k - round(k)) > 1e-6 or not 1 <= round(k) <= rulstm_ant_steps:
-            raise ConfigError(
-                f"{where}: with rulstm sampling anticipation_s must be a multiple of rulstm_alpha "
-                f"between {rulstm_alpha} and {rulstm_ant_steps * rulstm_alpha} s, got {anticipation_s}"
-            )
-        return Observation(rulstm_enc_steps + rulstm_ant_steps, rulstm_alpha, int(round(k)) - 1)
-    raise ConfigError(f"{where}.sampling: expected 'avt' or 'rulstm', got {sampling!r}")
+    of which the step at start - tau_a is the one scored. Ranges are declared on the config;
+    a combination that does not fit raises ``ValueError`` (called from its ``__post_init__``,
+    so ``bench validate`` reports it)."""
+    if c.sampling == "avt":
+        return Observation(c.avt_frames, 1.0 / c.avt_fps, 0)
+    k = c.anticipation_s / c.rulstm_alpha
+    if abs(k - round(k)) > 1e-6 or not 1 <= round(k) <= c.rulstm_ant_steps:
+        raise ValueError(
+            f"with rulstm sampling anticipation_s must be a multiple of rulstm_alpha between "
+            f"{c.rulstm_alpha} and {c.rulstm_ant_steps * c.rulstm_alpha} s, got {c.anticipation_s}")
+    return Observation(c.rulstm_enc_steps + c.rulstm_ant_steps, c.rulstm_alpha, int(round(k)) - 1)
 
 
 Sampling = Literal["avt", "rulstm"]

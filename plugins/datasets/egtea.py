@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 from benchmark.api import AnticipationData, ClassSpace, Dataset
+from benchmark.settings import setting
 from benchmark.errors import ConfigError, DataError
 
 from . import parsing
@@ -28,17 +29,20 @@ from .anticipation import (Sampling, VideoStart, apply_video_start, build_sample
 
 @dataclass
 class EGTEAConfig:
-    split: int = 1  # 1, 2 or 3
-    anticipation_s: float = 0.5  # tau_a = 0.5 s as in AVT; 1.0 as in RULSTM
+    split: Literal[1, 2, 3] = 1
+    anticipation_s: float = setting(0.5, gt=0.0)  # tau_a = 0.5 s as in AVT; 1.0 as in RULSTM
     sampling: Sampling = "avt"
-    avt_frames: int = 10  # AVT on EGTEA: 10 frames at 1 fps
-    avt_fps: float = 1.0
-    rulstm_alpha: float = 0.25
-    rulstm_enc_steps: int = 6
-    rulstm_ant_steps: int = 8
-    history_len: int = 15  # the paper's hist_len for EGTEA
+    avt_frames: int = setting(10, ge=1)  # AVT on EGTEA: 10 frames at 1 fps
+    avt_fps: float = setting(1.0, gt=0.0)
+    rulstm_alpha: float = setting(0.25, gt=0.0)
+    rulstm_enc_steps: int = setting(6, ge=0)
+    rulstm_ant_steps: int = setting(8, ge=1)
+    history_len: int = setting(15, ge=0)  # the paper's hist_len for EGTEA
     history_source: Literal["same-split", "all"] = "same-split"
     video_start: VideoStart = "clamp"  # "reference": drop and pad as AVT/RULSTM do (docs/datasets.md)
+
+    def __post_init__(self) -> None:
+        observation(self)  # the window must fit the protocol
 
 
 def egtea_action_text(name: str) -> str:
@@ -59,8 +63,6 @@ class EGTEA(Dataset):
     def _paths(self, data_dir: Path | None) -> dict[str, Path]:
         if data_dir is None:
             raise DataError("egtea: no data directory (use --data-dir or BENCH_DATA_DIR)")
-        if self.config.split not in (1, 2, 3):
-            raise ConfigError(f"components.dataset.egtea.split: expected 1, 2 or 3, got {self.config.split}")
         root, s = Path(data_dir) / self.name, self.config.split
         return {
             "train": root / f"rulstm/training{s}.csv",
@@ -71,9 +73,7 @@ class EGTEA(Dataset):
         }
 
     def observation(self):
-        c = self.config
-        return observation(c.sampling, c.anticipation_s, c.avt_frames, c.avt_fps, c.rulstm_alpha,
-                           c.rulstm_enc_steps, c.rulstm_ant_steps, "components.dataset.egtea")
+        return observation(self.config)
 
     def fingerprint(self, data_dir: Path | None) -> str:
         self.observation()

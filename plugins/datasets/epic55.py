@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.api import AnticipationData, ClassSpace, Dataset
+from benchmark.settings import setting
 from benchmark.errors import DataError
 
 from . import parsing
@@ -21,15 +22,18 @@ from .anticipation import (Sampling, VideoStart, apply_video_start, build_sample
 
 @dataclass
 class EPIC55Config:
-    anticipation_s: float = 1.0  # tau_a, as in RULSTM and AVT
+    anticipation_s: float = setting(1.0, gt=0.0)  # tau_a, as in RULSTM and AVT
     sampling: Sampling = "avt"
-    avt_frames: int = 10  # AVT on EPIC-55: 10 frames at 2 fps (5 s observed)
-    avt_fps: float = 2.0
-    rulstm_alpha: float = 0.25
-    rulstm_enc_steps: int = 6
-    rulstm_ant_steps: int = 8
-    history_len: int = 5  # past actions a text teacher reads (the paper's hist_len for EPIC-55)
+    avt_frames: int = setting(10, ge=1)  # AVT on EPIC-55: 10 frames at 2 fps (5 s observed)
+    avt_fps: float = setting(2.0, gt=0.0)
+    rulstm_alpha: float = setting(0.25, gt=0.0)
+    rulstm_enc_steps: int = setting(6, ge=0)
+    rulstm_ant_steps: int = setting(8, ge=1)
+    history_len: int = setting(5, ge=0)  # past actions a text teacher reads (the paper's hist_len for EPIC-55)
     video_start: VideoStart = "clamp"  # "reference": drop and pad as AVT/RULSTM do (docs/datasets.md)
+
+    def __post_init__(self) -> None:
+        observation(self)  # the window must fit the protocol
 
 
 def epic_action_text(verb: str, noun: str) -> str:
@@ -77,9 +81,7 @@ class EPIC55(Dataset):
         return {k: root / v for k, v in self.FILES.items()}
 
     def observation(self):
-        c = self.config
-        return observation(c.sampling, c.anticipation_s, c.avt_frames, c.avt_fps, c.rulstm_alpha,
-                           c.rulstm_enc_steps, c.rulstm_ant_steps, "components.dataset.epic55")
+        return observation(self.config)
 
     def fingerprint(self, data_dir: Path | None) -> str:
         self.observation()  # validates the protocol settings

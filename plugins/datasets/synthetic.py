@@ -15,6 +15,7 @@ import numpy as np
 
 from benchmark.api import AnticipationData, ClassSpace, Dataset, Sample, Segment
 from benchmark.runid import digest
+from benchmark.settings import setting
 
 VERBS = ["take", "put", "open", "close", "wash", "cut", "pour", "mix", "turn-on", "turn-off",
          "dry", "peel", "stir", "throw", "fill", "check"]
@@ -24,22 +25,30 @@ NOUNS = ["knife", "pan", "fridge", "tap", "plate", "onion", "bowl", "spoon", "li
 
 @dataclass
 class SyntheticConfig:
-    num_verbs: int = 8
-    num_nouns: int = 10
-    num_actions: int = 30
-    train_videos: int = 60
-    val_videos: int = 20
-    segments_per_video: int = 30
-    recipes: int = 6  # number of action scripts
-    skip: float = 0.15  # probability of skipping a step of the script
-    randomness: float = 0.1  # probability of a stray, uniformly random action
-    min_duration_s: float = 1.0
-    max_duration_s: float = 3.0
-    max_gap_s: float = 1.0
-    anticipation_s: float = 1.0  # tau_a: the observation ends this long before the action starts
-    obs_steps: int = 8
-    obs_step_s: float = 0.5
-    seed: int = 0
+    num_verbs: int = setting(8, ge=1, le=len(VERBS))
+    num_nouns: int = setting(10, ge=1, le=len(NOUNS))
+    num_actions: int = setting(30, ge=2)  # at most num_verbs * num_nouns
+    train_videos: int = setting(60, ge=1)
+    val_videos: int = setting(20, ge=1)
+    segments_per_video: int = setting(30, ge=1)
+    recipes: int = setting(6, ge=1)  # number of action scripts
+    skip: float = setting(0.15, ge=0.0, lt=1.0)  # probability of skipping a step of the script
+    randomness: float = setting(0.1, ge=0.0, le=1.0)  # probability of a stray, uniformly random action
+    min_duration_s: float = setting(1.0, gt=0.0)
+    max_duration_s: float = setting(3.0, gt=0.0)
+    max_gap_s: float = setting(1.0, ge=0.0)
+    anticipation_s: float = setting(1.0, gt=0.0)  # tau_a: the observation ends this long before the action starts
+    obs_steps: int = setting(8, ge=1)
+    obs_step_s: float = setting(0.5, gt=0.0)
+    seed: int = setting(0, ge=0)
+
+    def __post_init__(self) -> None:
+        if self.num_actions > self.num_verbs * self.num_nouns:
+            raise ValueError(f"num_actions: expected at most num_verbs * num_nouns "
+                             f"({self.num_verbs * self.num_nouns}), got {self.num_actions}")
+        if self.min_duration_s > self.max_duration_s:
+            raise ValueError(f"min_duration_s: expected at most max_duration_s ({self.max_duration_s}), "
+                             f"got {self.min_duration_s}")
 
 
 class SyntheticKitchens(Dataset):

@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 
 from benchmark.api import AnticipationData, FeatureSource
+from benchmark.coverage import Coverage, CoverageConfig, enforce_info, info_entries
 from benchmark.errors import ConfigError, DataError
+from benchmark.settings import setting
 
-MISSING_POLICIES = ("error", "zeros", "search_back")
 PLACEHOLDERS = ("video", "participant", "frame")
 
 # decoded tables: (fingerprint, keys digest) -> (uint8 table [U, 3*size*size], info)
@@ -87,27 +88,17 @@ def decode(path: Path | str, size: int | tuple[int, int], keep_aspect: bool = Fa
 
 
 @dataclass
-class FramesConfig:
+class FramesConfig(CoverageConfig):
+    """Where the frames are and how they are read; ``missing``, ``max_missing`` and
+    ``max_zero_filled`` are the coverage policy (:mod:`benchmark.coverage`)."""
+
     root: str = ""  # folder holding the frames (environment variables such as $BENCH_FEATURES_DIR expand)
     template: str = "{video}/frame_{frame:010d}.jpg"  # path of a frame under root
-    size: int = 64  # frame height (and width when ``width`` is 0)
-    width: int = 0  # > 0: frames keep their aspect ratio, scaled to cover size x width and centre-cropped
-    missing: str = "error"  # "error": stop; "zeros": black frame; "search_back": nearest earlier frame
-    search_back: int = 9  # with missing=search_back: frames looked at, never later ones, before zeros
+    size: int = setting(64, ge=1)  # frame height (and width when ``width`` is 0)
+    width: int = setting(0, ge=0)  # > 0: frames keep their aspect ratio, scaled to cover size x width and centre-cropped
+    search_back: int = setting(0, ge=0)  # a missing frame is looked up 1..search_back frames earlier, never later
     cache_dir: str = ""  # if set, decoded tables are saved there as .npy and reused memory-mapped
-    workers: int = 4  # decoding threads
-
-    def __post_init__(self) -> None:
-        if self.missing not in MISSING_POLICIES:
-            raise ValueError(f"missing must be one of {', '.join(MISSING_POLICIES)}, got {self.missing!r}")
-        if self.size < 1:
-            raise ValueError(f"size must be >= 1, got {self.size}")
-        if self.width < 0:
-            raise ValueError(f"width must be >= 0 (0: square frames), got {self.width}")
-        if self.search_back < 0:
-            raise ValueError(f"search_back must be >= 0, got {self.search_back}")
-        if self.workers < 1:
-            raise ValueError(f"workers must be >= 1, got {self.workers}")
+    workers: int = setting(4, ge=1)  # decoding threads
 
 
 class FrameFeatures(FeatureSource):
@@ -144,9 +135,9 @@ class FrameFeatures(FeatureSource):
         c = self.config
         return c.size, c.width or c.size
 
-    def info(self, frames: int, missing: int, searched: int) -> dict[str, Any]:
+    def info(self, coverage: Coverage) -> dict[str, Any]:
         h, w = self.shape()
-        return {"frames": frames, "missing": {"rgb": missing}, "searched_back": {"rgb": searched},
+        return {"frames": coverage.needed, **info_entries([coverage]),
                 "layout": {"rgb": [0, 3 * h * w]}, "frame_shape": [3, h, w]}
 
     def load(self, data: AnticipationData, split: str) -> np.ndarray:
@@ -156,13 +147,14 @@ class FrameFeatures(FeatureSource):
         c = self.config
         fp = self.fingerprint()
         digest = hashlib.sha256(
-            f"{c.template}\0{c.size}\0{c.width}\0{c.missing}\0{c.search_back}\n".encode()
+            f"{c.template}\0{c.size}\0{c.width}\0{c.search_back}\n".encode()
             + "\n".join(f"{v}\0{f}" for v, f in keys).encode()
         ).hexdigest()[:16]
         cache_key = (fp, digest)
         if cache_key not in _TABLES:
             _TABLES[cache_key] = self._npy_table(fp, digest, len(keys)) or self._decode_table(fp, digest, keys)
         table, info = _TABLES[cache_key]
+        enforce_info(self.name, split, info, c)  # before anything trains on black frames
         self.last_info = json.loads(json.dumps(info))
         out = np.asarray(table)[index.reshape(len(samples), data.obs_steps)].astype(np.float32)
         out /= 255.0
@@ -188,16 +180,12 @@ class FrameFeatures(FeatureSource):
         path = root / frame_relpath(c.template, video, frame)
         if path.is_file():
             return path, False
-        if c.missing == "search_back":
-            for back in range(1, c.search_back + 1):
-                if frame - back < 1:
-                    break
-                other = root / frame_relpath(c.template, video, frame - back)
-                if other.is_file():
-                    return other, True
-        if c.missing == "error":
-            raise DataError(f"feature source frames: frame file {path} not found (video '{video}', "
-                            f"frame {frame}; config keys 'root' and 'template', or set missing: zeros)")
+        for back in range(1, c.search_back + 1):
+            if frame - back < 1:
+                break
+            other = root / frame_relpath(c.template, video, frame - back)
+            if other.is_file():
+                return other, True
         return None, False
 
     def _decode_table(self, fp: str, digest: str, keys: list[tuple[str, int]]) -> tuple[np.ndarray, dict[str, Any]]:
@@ -207,8 +195,10 @@ class FrameFeatures(FeatureSource):
         h, w = self.shape()
         table = np.zeros((len(keys), 3 * h * w), dtype=np.uint8)
         resolved = [self._resolve(root, video, frame) for video, frame in keys]
-        missing = sum(p is None for p, _ in resolved)
-        searched = sum(s for _, s in resolved)
+        coverage = Coverage("rgb", "", len(keys), searched_back=sum(s for _, s in resolved))
+        for (video, frame), (path, _) in zip(keys, resolved):
+            if path is None:
+                coverage.note_missing(frame_relpath(self.config.template, video, frame))
 
         def read(row: int) -> None:
             path = resolved[row][0]
@@ -223,7 +213,7 @@ class FrameFeatures(FeatureSource):
             for _ in tqdm(pool.map(read, range(len(keys))), total=len(keys), desc="frames", unit="frame",
                           disable=None, leave=False):
                 pass
-        info = self.info(len(keys), missing, searched)
+        info = self.info(coverage)
         if self.config.cache_dir:
             self._save(fp, digest, table, info)
         return table, info

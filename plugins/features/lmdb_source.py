@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from benchmark.api import AnticipationData, FeatureSource
-from benchmark.errors import ConfigError
-
-MISSING_POLICIES = ("zeros", "error")
+from benchmark.coverage import Coverage, CoverageConfig, enforce_info, info_entries
+from benchmark.errors import ConfigError, DataError
+from benchmark.settings import setting
 
 # py-lmdb >= 2 refuses to open one environment twice in a process: one handle per resolved path,
 # with the (size, mtime) of data.mdb it was opened at, so a rewritten file gets a fresh handle.
@@ -74,11 +74,13 @@ def _open_env(path: Path, readahead: bool = False) -> Any:
 
 
 @dataclass
-class LMDBConfig:
+class LMDBConfig(CoverageConfig):
+    """Where the LMDBs are and how they are read; ``missing``, ``max_missing`` and
+    ``max_zero_filled`` are the coverage policy (:mod:`benchmark.coverage`)."""
+
     root: str = ""  # folder holding one sub-folder (LMDB environment) per modality
     modalities: list[str] = field(default_factory=lambda: ["rgb"])  # sub-folders of root, or absolute paths
-    search_back: int = 9  # a missing frame is looked up 1..search_back frames earlier, never later
-    missing: str = "zeros"  # "zeros": zero-fill and count, "error": raise
+    search_back: int = setting(9, ge=0)  # a missing frame is looked up 1..search_back frames earlier, never later
     cache_dir: str = ""  # if set, preloaded tables are saved there as .npy and reused memory-mapped
     dtype: str = "float32"  # element type of the stored values (little-endian); output is float32
     # OS readahead: faster first reads when a split needs most of a file (about 7x from a cold
@@ -86,10 +88,6 @@ class LMDBConfig:
     readahead: bool = False
 
     def __post_init__(self) -> None:
-        if self.missing not in MISSING_POLICIES:
-            raise ValueError(f"missing must be one of {', '.join(MISSING_POLICIES)}, got {self.missing!r}")
-        if self.search_back < 0:
-            raise ValueError(f"search_back must be >= 0, got {self.search_back}")
         if not self.modalities:
             raise ValueError("modalities must name at least one LMDB")
         if len(set(self.modalities)) != len(self.modalities):
@@ -156,12 +154,13 @@ class LMDBFeatures(FeatureSource):
         fp = self.fingerprint()
         c = self.config
         digest = hashlib.sha256(
-            f"{c.search_back}\0{c.missing}\0{np.dtype(c.dtype).str}\n".encode() + b"\n".join(keys)
+            f"{c.search_back}\0{np.dtype(c.dtype).str}\n".encode() + b"\n".join(keys)
         ).hexdigest()[:16]
         cache_key = (fp, digest)
         if cache_key not in _TABLES:
             _TABLES[cache_key] = self._npy_table(fp, digest, len(keys)) or self._read_table(fp, digest, keys)
         table, info = _TABLES[cache_key]
+        enforce_info(self.name, split, info, c)  # before anything trains on zero-filled rows
         self.last_info = json.loads(json.dumps(info))  # a private copy
         return np.ascontiguousarray(np.asarray(table)[index.reshape(n, steps)], dtype=np.float32)
 
@@ -216,13 +215,11 @@ class LMDBFeatures(FeatureSource):
             layout[modality] = [start, start + dim]
             start += dim
         table = np.zeros((len(keys), start), dtype=np.float32)
-        info: dict[str, Any] = {"frames": len(keys), "missing": {}, "searched_back": {}, "layout": layout}
+        coverages = []
         for modality, env in envs.items():
             lo, hi = layout[modality]
-            missing, searched = self._read_modality(
-                modality, env, paths[modality], keys, table[:, lo:hi], dtype)
-            info["missing"][modality] = missing
-            info["searched_back"][modality] = searched
+            coverages.append(self._read_modality(modality, env, paths[modality], keys, table[:, lo:hi], dtype))
+        info: dict[str, Any] = {"frames": len(keys), **info_entries(coverages), "layout": layout}
         if self.config.cache_dir:
             self._save(fp, digest, table, info)
         return table, info
@@ -233,24 +230,24 @@ class LMDBFeatures(FeatureSource):
         with env.begin(buffers=True) as txn:
             cursor = txn.cursor()
             if not cursor.first():
-                raise ValueError(f"lmdb features: modality '{modality}': {path} holds no keys")
+                raise DataError(f"lmdb features: modality '{modality}': {path} holds no keys")
             nbytes = len(cursor.value())
         if nbytes == 0 or nbytes % dtype.itemsize:
-            raise ValueError(
+            raise DataError(
                 f"lmdb features: modality '{modality}': first value in {path} has {nbytes} bytes, "
                 f"not a whole number of {dtype.name} values"
             )
         return nbytes // dtype.itemsize
 
     def _read_modality(self, modality: str, env: Any, path: Path, keys: list[bytes],
-                       out: np.ndarray, dtype: np.dtype) -> tuple[int, int]:
-        """Fill ``out[i]`` with the value of ``keys[i]``; returns (zero-filled, found by search)."""
+                       out: np.ndarray, dtype: np.dtype) -> Coverage:
+        """Fill ``out[i]`` with the value of ``keys[i]`` (rows of missing keys stay zero); the
+        split is named when the coverage is enforced."""
         from tqdm.auto import tqdm
 
-        c = self.config
         dim = out.shape[1]
         nbytes = dim * dtype.itemsize
-        missing = searched = 0
+        coverage = Coverage(modality, "", len(keys))
         with env.begin(buffers=True) as txn:
             get = txn.get
             for row, key in enumerate(tqdm(keys, desc=f"lmdb {modality}", unit="frame", disable=None,
@@ -260,22 +257,17 @@ class LMDBFeatures(FeatureSource):
                 if value is None:
                     value, used = self._search_back(get, key)
                     if value is None:
-                        if c.missing == "error":
-                            raise ValueError(
-                                f"lmdb features: modality '{modality}': key '{key.decode()}' not found "
-                                f"(nor up to {c.search_back} frames earlier) in {path}"
-                            )
-                        missing += 1
+                        coverage.note_missing(key.decode())
                         continue  # the row stays zero
-                    searched += 1
+                    coverage.searched_back += 1
                 if len(value) != nbytes:
-                    raise ValueError(
+                    raise DataError(
                         f"lmdb features: modality '{modality}': key '{used.decode()}' in {path} has "
                         f"{len(value)} bytes ({len(value) / dtype.itemsize:g} values), expected {nbytes} "
                         f"({dim} values of {dtype.name})"
                     )
                 out[row] = np.frombuffer(value, dtype=dtype)
-        return missing, searched
+        return coverage
 
     def _search_back(self, get: Any, key: bytes) -> tuple[Any, bytes]:
         """The value of the nearest earlier frame within ``search_back`` frames, never a later one."""

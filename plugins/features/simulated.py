@@ -36,6 +36,7 @@ import numpy as np
 from benchmark.api import AnticipationData, FeatureSource
 from benchmark.errors import ConfigError
 from benchmark.protocol import seconds_of
+from benchmark.settings import setting
 
 CONTEXT_PHASES = 8
 
@@ -68,22 +69,22 @@ def _stream(modality: str) -> list[int]:
 
 @dataclass
 class SimulatedConfig:
-    dim: int = 64
-    action_signal: float = 1.0
-    action_specific: float = 0.5  # weight of the action prototype next to verb + noun
-    visible: float = 0.8
-    cue_strength: float = 0.6
-    cue_horizon_s: float = 2.0
-    cue_segments: int = 2
-    context_strength: float = 0.5
-    appearance: float = 0.5
-    noise: float = 1.2  # calibrated: see docs/features.md
+    dim: int = setting(64, ge=1)
+    action_signal: float = setting(1.0, ge=0.0)
+    action_specific: float = setting(0.5, ge=0.0)  # weight of the action prototype next to verb + noun
+    visible: float = setting(0.8, ge=0.0, le=1.0)
+    cue_strength: float = setting(0.6, ge=0.0)
+    cue_horizon_s: float = setting(2.0, ge=0.0)
+    cue_segments: int = setting(2, ge=0)
+    context_strength: float = setting(0.5, ge=0.0)
+    appearance: float = setting(0.5, ge=0.0)
+    noise: float = setting(1.2, ge=0.0)  # calibrated: see docs/features.md
     # share of the noise variance that is slow (interpolated between random vectors every
     # noise_period_s seconds): neighbouring frames of real video look alike, so sampling a
     # window more densely must not average the noise away
-    noise_correlation: float = 0.7
-    noise_period_s: float = 1.0
-    seed: int = 0
+    noise_correlation: float = setting(0.7, ge=0.0, le=1.0)
+    noise_period_s: float = setting(1.0, gt=0.0)
+    seed: int = setting(0, ge=0)
     # feature streams, each `dim` wide, concatenated in this order (rgb, flow, obj)
     modalities: list[str] = field(default_factory=lambda: ["rgb"])
 

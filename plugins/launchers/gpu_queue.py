@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.errors import ConfigError
+from benchmark.settings import setting
 
 from .process import ProcessLauncher
 
@@ -36,18 +37,11 @@ class QueueLauncher(ProcessLauncher):
         #: GPU ids to use (CUDA_VISIBLE_DEVICES names); empty: every visible GPU
         gpus: list[int | str] = field(default_factory=list)
         #: cells at a time when no GPU is used; 0: one per CPU core, at most one per 3 GiB of memory
-        slots: int = 1
+        slots: int = setting(1, ge=0)
         #: threads per CPU rank (0: the machine's cores shared evenly among the running ranks)
-        cpu_threads: int = 0
+        cpu_threads: int = setting(0, ge=0)
         #: run on CPU slots even when GPUs are visible
         cpu: bool = False
-
-    def __init__(self, config: Any = None):
-        super().__init__(config)
-        if self.config.slots < 0:
-            raise ConfigError(f"launcher {self.name}: slots must be >= 1 (or 0: one per core), got {self.config.slots}")
-        if self.config.cpu_threads < 0:
-            raise ConfigError(f"launcher {self.name}: cpu_threads must be >= 0, got {self.config.cpu_threads}")
 
     def slots(self) -> list[dict[str, str]]:
         cfg = self.config

@@ -28,6 +28,7 @@ from typing import IO, Any, Callable, Iterable, Iterator, Literal
 
 from benchmark.api import Launcher
 from benchmark.errors import ConfigError
+from benchmark.settings import setting
 
 #: seconds between polls of the running processes
 POLL_S = 0.05
@@ -264,7 +265,7 @@ class ProcessLauncher(Launcher):
     @dataclass
     class Config:
         #: ranks of each cell (data parallel inside the cell; GPUs, or gloo processes on CPU)
-        num_processes: int = 1
+        num_processes: int = setting(1, ge=1)
         #: accelerate's launch default; the cell's ``train.mixed_precision`` (part of its run id)
         #: is what its Accelerator uses
         mixed_precision: Literal["no", "fp16", "bf16"] = "no"
@@ -273,7 +274,7 @@ class ProcessLauncher(Launcher):
         #: an ``accelerate config`` file for ``accelerate launch`` (empty: flags only)
         config_file: str = ""
         #: per-cell wall-clock budget in seconds (0: none); a cell over it is killed and failed
-        timeout_s: float = 0.0
+        timeout_s: float = setting(0.0, ge=0.0)
         #: "auto": plain ``python`` for single-process cells, ``accelerate launch`` otherwise;
         #: "accelerate": always ``accelerate launch``; "python": never (single-process only)
         launch: Literal["auto", "accelerate", "python"] = "auto"
@@ -281,10 +282,6 @@ class ProcessLauncher(Launcher):
     def __init__(self, config: Any = None):
         super().__init__(config)
         cfg = self.config
-        if cfg.num_processes < 1:
-            raise ConfigError(f"launcher {self.name}: num_processes must be >= 1, got {cfg.num_processes}")
-        if cfg.timeout_s < 0:
-            raise ConfigError(f"launcher {self.name}: timeout_s must be >= 0 (0: no limit), got {cfg.timeout_s}")
         if cfg.launch == "python" and cfg.num_processes > 1:
             raise ConfigError(f"launcher {self.name}: launch 'python' runs one process; num_processes > 1 "
                               "needs launch 'auto' or 'accelerate'")

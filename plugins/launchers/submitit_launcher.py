@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal
 
 from benchmark.api import Launcher
 from benchmark.errors import ConfigError
+from benchmark.settings import setting
 
 from .process import runner_of
 
@@ -66,15 +67,15 @@ class SubmititLauncher(Launcher):
         folder: str = ""
         executor: Literal["slurm", "local", "debug"] = "slurm"
         partition: str = ""
-        timeout_min: int = 60
-        nodes: int = 1
-        gpus_per_node: int = 0
+        timeout_min: int = setting(60, ge=1)
+        nodes: int = setting(1, ge=1)
+        gpus_per_node: int = setting(0, ge=0)
         #: ranks per node of a cell (data parallel); 0: gpus_per_node, or 1 without GPUs
-        num_processes: int = 0
-        cpus_per_task: int = 4
-        mem_gb: float = 0.0  # 0: the partition's default
+        num_processes: int = setting(0, ge=0)
+        cpus_per_task: int = setting(4, ge=1)
+        mem_gb: float = setting(0.0, ge=0.0)  # 0: the partition's default
         #: most cells of the array running at once
-        array_parallelism: int = 64
+        array_parallelism: int = setting(64, ge=1)
         mixed_precision: Literal["no", "fp16", "bf16"] = "no"
         job_name: str = "bench"
         #: shell lines run before each job (e.g. ``source .venv/bin/activate``); SLURM only
@@ -82,17 +83,7 @@ class SubmititLauncher(Launcher):
         #: further sbatch options, e.g. ``{"account": "proj", "qos": "normal", "constraint": "a100"}``
         slurm_args: dict[str, Any] = field(default_factory=dict)
         #: seconds between checks of the jobs' states (0: 5 s for SLURM, 0.2 s otherwise)
-        poll_s: float = 0.0
-
-    def __init__(self, config: Any = None):
-        super().__init__(config)
-        cfg = self.config
-        for key in ("timeout_min", "nodes", "cpus_per_task", "array_parallelism"):
-            if getattr(cfg, key) < 1:
-                raise ConfigError(f"launcher submitit: {key} must be >= 1, got {getattr(cfg, key)}")
-        for key in ("gpus_per_node", "num_processes", "mem_gb", "poll_s"):
-            if getattr(cfg, key) < 0:
-                raise ConfigError(f"launcher submitit: {key} must be >= 0, got {getattr(cfg, key)}")
+        poll_s: float = setting(0.0, ge=0.0)
 
     @property
     def ranks_per_node(self) -> int:

@@ -22,16 +22,19 @@ from typing import Literal
 
 from benchmark.api import DistillLoss
 from benchmark.errors import ConfigError
+from benchmark.settings import setting
+
+from .kl import Reduction
 
 
 @dataclass
 class EnsembleConfig:
     teachers: list[str] = field(default_factory=list)  # extra teachers (aliases or names)
     mode: Literal["mean", "attention"] = "mean"
-    temperature: float = 1.0
-    weight: float = 1.0
-    top_k: int = 0  # 0: all classes
-    reduction: Literal["batchmean", "paper"] = "batchmean"
+    temperature: float = setting(1.0, gt=0.0)
+    weight: float = setting(1.0, ge=0.0)
+    top_k: int = setting(0, ge=0)  # 0: all classes
+    reduction: Reduction = "batchmean"
 
 
 class EnsembleDistill(DistillLoss):
@@ -45,14 +48,6 @@ class EnsembleDistill(DistillLoss):
 
     def build(self, student_dim, teacher_dim):
         c = self.config
-        if c.mode not in ("mean", "attention"):
-            raise ConfigError(f"ensemble.mode: expected 'mean' or 'attention', got '{c.mode}'")
-        if c.reduction not in ("batchmean", "paper"):
-            raise ConfigError(f"ensemble.reduction: expected 'batchmean' or 'paper', got '{c.reduction}'")
-        if c.temperature <= 0:
-            raise ConfigError(f"ensemble.temperature: expected a positive number, got {c.temperature}")
-        if c.top_k < 0:
-            raise ConfigError(f"ensemble.top_k: expected an integer >= 0, got {c.top_k}")
         if c.mode == "attention" and (not student_dim or student_dim <= 0):
             raise ConfigError("ensemble.mode 'attention': the student's model reports no feature_dim")
         from .modules import EnsembleModule

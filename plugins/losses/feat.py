@@ -18,13 +18,14 @@ from typing import Literal
 
 from benchmark.api import DistillLoss
 from benchmark.errors import ConfigError
+from benchmark.settings import setting
 
 
 @dataclass
 class FeatConfig:
-    weight: float = 1.0
+    weight: float = setting(1.0, ge=0.0)
     distance: Literal["cosine", "nmse"] = "cosine"
-    hidden: int = 0  # 0: linear projection; > 0: Linear -> GELU -> Linear with this width
+    hidden: int = setting(0, ge=0)  # 0: linear projection; > 0: Linear -> GELU -> Linear with this width
 
 
 class FeatDistill(DistillLoss):
@@ -36,10 +37,6 @@ class FeatDistill(DistillLoss):
 
     def build(self, student_dim, teacher_dim):
         c = self.config
-        if c.distance not in ("cosine", "nmse"):
-            raise ConfigError(f"feat.distance: expected 'cosine' or 'nmse', got '{c.distance}'")
-        if c.hidden < 0:
-            raise ConfigError(f"feat.hidden: expected an integer >= 0, got {c.hidden}")
         if teacher_dim is None:
             raise ConfigError("feat: the teacher provides no features (use a teacher with provides_features)")
         if not student_dim or student_dim <= 0:

@@ -16,16 +16,22 @@ logits are taken at the same classes) before both softmaxes, as the authors did 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from benchmark.api import DistillLoss
+from benchmark.settings import setting
+
+#: how the KL is averaged: ``batchmean`` (sum over classes, mean over the batch, as torch's
+#: ``kl_div``) or ``paper`` (the authors' code: mean over classes and batch)
+Reduction = Literal["batchmean", "paper"]
 
 
 @dataclass
 class KLConfig:
-    weight: float = 1.0
-    temperature: float = 2.0
-    top_k: int = 0  # 0: all classes
-    reduction: str = "batchmean"  # batchmean | paper
+    weight: float = setting(1.0, ge=0.0)
+    temperature: float = setting(2.0, gt=0.0)
+    top_k: int = setting(0, ge=0)  # 0: all classes
+    reduction: Reduction = "batchmean"
 
 
 class KLDistill(DistillLoss):
@@ -35,10 +41,6 @@ class KLDistill(DistillLoss):
     Config = KLConfig
 
     def build(self, student_dim, teacher_dim):
-        if self.config.reduction not in ("batchmean", "paper"):
-            raise ValueError(f"kl.reduction: expected 'batchmean' or 'paper', got '{self.config.reduction}'")
-        if self.config.temperature <= 0:
-            raise ValueError("kl.temperature must be positive")
         from .modules import KLModule
 
         return KLModule(self.config)

@@ -4,11 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from benchmark.api import DistillLoss
+from benchmark.settings import setting
 
 
 @dataclass
 class MSEConfig:
-    weight: float = 0.1
+    weight: float = setting(0.1, ge=0.0)
 
 
 class LogitMSE(DistillLoss):

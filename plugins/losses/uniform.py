@@ -11,13 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from benchmark.api import DistillLoss
+from benchmark.settings import setting
+
+from .kl import Reduction
 
 
 @dataclass
 class UniformConfig:
-    weight: float = 1.0
-    temperature: float = 2.0
-    reduction: str = "batchmean"  # batchmean | paper, as for kl
+    weight: float = setting(1.0, ge=0.0)
+    temperature: float = setting(2.0, gt=0.0)
+    reduction: Reduction = "batchmean"  # as for kl
 
 
 class UniformKL(DistillLoss):
@@ -32,8 +35,4 @@ class UniformKL(DistillLoss):
         from .modules import UniformKLModule
 
         c = self.config
-        if c.reduction not in ("batchmean", "paper"):
-            raise ValueError(f"uniform-kl.reduction: expected 'batchmean' or 'paper', got '{c.reduction}'")
-        if c.temperature <= 0:
-            raise ValueError("uniform-kl.temperature must be positive")
         return UniformKLModule(KLConfig(weight=c.weight, temperature=c.temperature, reduction=c.reduction))

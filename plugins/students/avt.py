@@ -20,44 +20,34 @@ Presets (AVT ``expts/*.txt``, the files the distillation paper reused unchanged,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from benchmark.api import Student
+from benchmark.settings import setting
 from benchmark.errors import ConfigError
 
 
 @dataclass
 class AVTConfig:
-    width: int = 128  # H, GPT-2's n_embd (AVT's inter_dim)
-    layers: int = 2  # GPT-2 blocks (n_layer)
-    heads: int = 4  # attention heads (n_head)
-    dropout: float = 0.2  # before the action classifier (AVT's model.dropout)
-    gpt_dropout: float = 0.1  # GPT-2's embedding, attention and residual dropout (its default, kept by AVT)
-    max_steps: int = 64  # GPT-2 positions (n_positions): the longest sequence the head accepts
-    cls_weight: float = 1.0  # next-action cross-entropy
-    feat_weight: float = 1.0  # future-feature regression (MSE)
-    past_weight: float = 0.1  # past-action cross-entropy on the per-step predictions
+    width: int = setting(128, ge=1)  # H, GPT-2's n_embd (AVT's inter_dim)
+    layers: int = setting(2, ge=1)  # GPT-2 blocks (n_layer)
+    heads: int = setting(4, ge=1)  # attention heads (n_head)
+    dropout: float = setting(0.2, ge=0.0, lt=1.0)  # before the action classifier (AVT's model.dropout)
+    gpt_dropout: float = setting(0.1, ge=0.0, lt=1.0)  # GPT-2's embedding, attention and residual dropout (its default, kept by AVT)
+    max_steps: int = setting(64, ge=1)  # GPT-2 positions (n_positions): the longest sequence the head accepts
+    cls_weight: float = setting(1.0, ge=0.0)  # next-action cross-entropy
+    feat_weight: float = setting(1.0, ge=0.0)  # future-feature regression (MSE)
+    past_weight: float = setting(0.1, ge=0.0)  # past-action cross-entropy on the per-step predictions
     # AVT's classifier_on_past scores [observed step 0, predictions for steps 1..T-1] against the
     # labels of steps 0..T-1; False: the predictions for steps 1..T-1 only (the CPU preset)
     past_first_frame: bool = False
     # "avt": linear layers N(0, 0.01), biases 0, as AVT's base model (GPT-2's own layers keep
     # theirs); "torch": PyTorch's defaults
-    init: str = "torch"
+    init: Literal["avt", "torch"] = "torch"
 
     def __post_init__(self) -> None:
-        for key in ("width", "layers", "heads", "max_steps"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
         if self.width % self.heads:
             raise ValueError(f"width ({self.width}) must be a multiple of heads ({self.heads})")
-        for key in ("dropout", "gpt_dropout"):
-            if not 0.0 <= getattr(self, key) < 1.0:
-                raise ValueError(f"{key} must be in [0, 1), got {getattr(self, key)}")
-        for key in ("cls_weight", "feat_weight", "past_weight"):
-            if getattr(self, key) < 0:
-                raise ValueError(f"{key} must be >= 0, got {getattr(self, key)}")
-        if self.init not in ("avt", "torch"):
-            raise ValueError(f"init must be 'avt' or 'torch', got {self.init!r}")
 
 
 @dataclass
@@ -72,7 +62,7 @@ class AVTEpic55Config(AVTConfig):
     feat_weight: float = 2.0
     past_weight: float = 0.0
     past_first_frame: bool = True
-    init: str = "avt"
+    init: Literal["avt", "torch"] = "avt"
 
 
 @dataclass
@@ -87,7 +77,7 @@ class AVTEgteaConfig(AVTConfig):
     feat_weight: float = 1.0
     past_weight: float = 0.1
     past_first_frame: bool = True
-    init: str = "avt"
+    init: Literal["avt", "torch"] = "avt"
 
 
 @dataclass
@@ -100,42 +90,34 @@ class AVTBConfig(AVTConfig):
     heads: int = 4
     dropout: float = 0.2
     past_first_frame: bool = True
-    init: str = "avt"
+    init: Literal["avt", "torch"] = "avt"
     backbone: str = "vit_base_patch16_224"  # any timm model name
     pretrained: bool = False  # timm hub weights (needs network access or a filled hub cache)
     weights: str = ""  # local .safetensors (or .pth/.pt, read with weights_only) state dict; $VARS expand
     freeze_backbone: bool = False  # keep the backbone fixed (eval mode, no gradients)
-    image_size: int = 0  # the backbone's square input (AVT's crop_size); 0: the backbone's default (224)
+    image_size: int = setting(0, ge=0)  # the backbone's square input (AVT's crop_size); 0: the backbone's default (224)
     backbone_kwargs: dict[str, Any] = field(default_factory=dict)  # extra timm.create_model kwargs
     # AVT's frame pipeline (12_egtea_avt): "avt" = random shorter side in train_scale, random
     # image_size crop, horizontal flip (flip_p) in training; eval_crops crops (x2 with eval_flip)
     # of the clip resized to eval_scale, outputs averaged; "resize" = frames resized to the input
-    augment: str = "avt"
-    train_scale: list[int] = field(default_factory=lambda: [248, 280])
-    flip_p: float = 0.5
-    eval_scale: int = 248
-    eval_crops: int = 3
+    augment: Literal["avt", "resize"] = "avt"
+    train_scale: list[int] = setting(default_factory=lambda: [248, 280], ge=1)
+    flip_p: float = setting(0.5, ge=0.0, le=1.0)
+    eval_scale: int = setting(248, ge=1)
+    eval_crops: Literal[1, 3] = 3
     eval_flip: bool = True
     # normalisation of [0, 1] frames; empty: the backbone's pretrained configuration
-    mean: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])
-    std: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])
+    mean: list[float] = setting(default_factory=lambda: [0.5, 0.5, 0.5], ge=0.0, le=1.0)
+    std: list[float] = setting(default_factory=lambda: [0.5, 0.5, 0.5], gt=0.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.backbone:
             raise ValueError("backbone must name a timm model, e.g. vit_base_patch16_224")
-        if self.image_size < 0:
-            raise ValueError(f"image_size must be >= 0, got {self.image_size}")
-        if self.augment not in ("avt", "resize"):
-            raise ValueError(f"augment must be 'avt' or 'resize', got {self.augment!r}")
-        if len(self.train_scale) != 2 or not 1 <= self.train_scale[0] <= self.train_scale[1]:
-            raise ValueError(f"train_scale must be [low, high] with 1 <= low <= high, got {self.train_scale}")
-        if self.eval_crops not in (1, 3):
-            raise ValueError(f"eval_crops must be 1 or 3, got {self.eval_crops}")
-        if not 0.0 <= self.flip_p <= 1.0 or self.eval_scale < 1:
-            raise ValueError("flip_p must be in [0, 1] and eval_scale >= 1")
-        if len(self.mean) != len(self.std) or (self.mean and len(self.mean) != 3) or any(v <= 0 for v in self.std):
-            raise ValueError("mean and std must both be empty or both hold 3 values (std > 0)")
+        if len(self.train_scale) != 2 or self.train_scale[0] > self.train_scale[1]:
+            raise ValueError(f"train_scale: expected [low, high] with low <= high, got {self.train_scale}")
+        if len(self.mean) != len(self.std) or (self.mean and len(self.mean) != 3):
+            raise ValueError("mean and std: expected both empty or both with 3 values")
 
 
 class AVTStudent(Student):

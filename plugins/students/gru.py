@@ -4,13 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from benchmark.api import Student
+from benchmark.settings import setting
 
 
 @dataclass
 class GRUStudentConfig:
-    hidden: int = 128
-    layers: int = 1
-    dropout: float = 0.2
+    hidden: int = setting(128, ge=1)
+    layers: int = setting(1, ge=1)
+    dropout: float = setting(0.2, ge=0.0, lt=1.0)
 
 
 class GRUStudent(Student):

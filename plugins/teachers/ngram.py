@@ -11,21 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmark.api import AnticipationData, Sample, Teacher, TeacherOutput
+from benchmark.settings import setting
 
 
 @dataclass
 class NGramConfig:
-    order: int = 3  # n: the context is the last n-1 actions of the history
-    discount: float = 0.75  # D, subtracted from every seen (context, action) count
-    uniform_weight: float = 1e-3  # mass of the uniform distribution in the unigram
-
-    def __post_init__(self) -> None:
-        if self.order < 1:
-            raise ValueError(f"order must be >= 1, got {self.order}")
-        if not 0.0 < self.discount <= 1.0:
-            raise ValueError(f"discount must be in (0, 1], got {self.discount}")
-        if not 0.0 < self.uniform_weight <= 1.0:
-            raise ValueError(f"uniform_weight must be in (0, 1], got {self.uniform_weight}")
+    order: int = setting(3, ge=1)  # n: the context is the last n-1 actions of the history
+    discount: float = setting(0.75, gt=0.0, le=1.0)  # D, subtracted from every seen (context, action) count
+    uniform_weight: float = setting(1e-3, gt=0.0, le=1.0)  # mass of the uniform distribution in the unigram
 
 
 @dataclass

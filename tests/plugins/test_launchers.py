@@ -50,7 +50,7 @@ def test_launcher_options_are_checked(plugins, tmp_path):
     runner = Runner(plugins, tmp_path / "runs", launcher="process", progress=False)
     with pytest.raises(ConfigError, match="--launcher process: unknown key 'slots'"):
         runner.run(m, echo=lambda line: None, launcher_options={"slots": 2})
-    with pytest.raises(ConfigError, match="num_processes must be >= 1"):
+    with pytest.raises(ConfigError, match=r"--launcher process.num_processes: expected >= 1, got 0"):
         runner.make_launcher({"num_processes": 0})
     inline = Runner(plugins, tmp_path / "runs", progress=False)
     with pytest.raises(ConfigError, match="--launcher inline: unknown key 'num_processes'"):
@@ -83,7 +83,7 @@ def test_worker_commands_and_gpu_slots(plugins, tmp_path, monkeypatch):
     assert len(auto) == auto_slots() >= 1 and all(s["OMP_NUM_THREADS"] == str(4 // len(auto)) for s in auto)
     assert auto_slots(gib_per_rank=1e-6) == 4 and auto_slots(num_processes=2, gib_per_rank=1e-6) == 2
     assert auto_slots(gib_per_rank=1e9) == 1
-    with pytest.raises(ConfigError, match="slots must be >= 1"):
+    with pytest.raises(ConfigError, match=r"--launcher queue.slots: expected >= 0, got -1"):
         runner.make_launcher({"cpu": True, "slots": -1})
     with pytest.raises(ConfigError, match="needs 2 GPUs per cell, only 1"):
         runner.make_launcher({"gpus": ["0"], "num_processes": 2}).slots()

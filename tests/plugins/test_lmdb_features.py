@@ -10,7 +10,7 @@ import pytest
 
 from benchmark.api import AnticipationData, ClassSpace, Sample, Segment
 from benchmark.config import build_config
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, DataError
 from benchmark.protocol import frames_of
 from plugins.features import lmdb_source
 from plugins.features.lmdb_source import LMDBFeatures, frame_key
@@ -109,7 +109,7 @@ def test_missing_key_searched_back_never_forward(tmp_path):
         ("V1", f1 - 3): vec("V1", f1 - 3, 4),  # 3 frames before f1: found by search
         ("V1", f1 + 1): vec("V1", f1 + 1, 4),
     })
-    fs = source(tmp_path)
+    fs = source(tmp_path, missing="zeros")
     out = fs.load(data, "train")
     np.testing.assert_array_equal(out[0, 0], np.zeros(4, np.float32))
     np.testing.assert_array_equal(out[0, 1], vec("V1", f1 - 3, 4))
@@ -119,19 +119,19 @@ def test_missing_key_searched_back_never_forward(tmp_path):
 def test_missing_beyond_search_back_zeros_or_error(tmp_path):
     data = make_data([("V1", 2.0)], obs_steps=1)  # frame 60
     write_lmdb(tmp_path / "rgb", {("V1", 57): vec("V1", 57, 4)})
-    fs = source(tmp_path, search_back=2)
+    fs = source(tmp_path, search_back=2, missing="zeros")
     assert not fs.load(data, "train").any()
     assert fs.last_info["missing"] == {"rgb": 1} and fs.last_info["searched_back"] == {"rgb": 0}
     np.testing.assert_array_equal(source(tmp_path, search_back=3).load(data, "train")[0, 0], vec("V1", 57, 4))
-    with pytest.raises(ValueError, match=r"'rgb'.*V1_frame_0000000060\.jpg.*" + str(tmp_path / "rgb")):
-        source(tmp_path, search_back=2, missing="error").load(data, "train")
+    with pytest.raises(DataError, match=r"modality 'rgb': 1 of 1 frames missing \(100 %\), e\.g\. V1_frame_0000000060\.jpg"):
+        source(tmp_path, search_back=2).load(data, "train")
 
 
 def test_wrong_dimension_is_an_error(tmp_path):
     data = make_data([("V1", 2.0)], obs_steps=2)
     f0, f1 = (int(f) for f in frames_of(data.obs_times(data.splits["train"][0])))
     write_lmdb(tmp_path / "rgb", {("V1", f0): vec("V1", f0, 8), ("V1", f1): vec("V1", f1, 6)})
-    with pytest.raises(ValueError, match=rf"V1_frame_{f1:010d}\.jpg.*24 bytes.*expected 32"):
+    with pytest.raises(DataError, match=rf"V1_frame_{f1:010d}\.jpg.*24 bytes.*expected 32"):
         source(tmp_path).load(data, "train")
 
 

@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from benchmark.config import build_config
 from benchmark.errors import ConfigError
 from plugins.losses import bench_register_losses
 from plugins.losses.ensemble import EnsembleConfig, EnsembleDistill
@@ -137,8 +138,8 @@ def test_feat_needs_teacher_features_and_a_student_feature():
         FeatDistill().build(8, None)
     with pytest.raises(ConfigError, match="feature_dim"):
         FeatDistill().build(0, 16)
-    with pytest.raises(ConfigError, match="feat.distance"):
-        FeatDistill(FeatConfig(distance="l1")).build(8, 16)
+    with pytest.raises(ConfigError, match=r"loss feat.distance: expected one of 'cosine', 'nmse', got 'l1'"):
+        build_config(FeatConfig, {"distance": "l1"}, "loss feat")
 
 
 # ----------------------------------------------------------------------------- ensemble
@@ -220,8 +221,10 @@ def test_ensemble_config_member_teachers_and_registration():
         module({"logits": torch.zeros(2, 3)}, {"logits": torch.zeros(2, 3)})
     with pytest.raises(ConfigError, match="feature_dim"):
         EnsembleDistill(EnsembleConfig(mode="attention")).build(0, None)
-    with pytest.raises(ConfigError, match="ensemble.temperature"):
-        EnsembleDistill(EnsembleConfig(temperature=0.0)).build(4, None)
+    with pytest.raises(ConfigError, match=r"ensemble.temperature: expected > 0, got 0.0"):
+        build_config(EnsembleConfig, {"temperature": 0.0}, "ensemble")
+    with pytest.raises(ConfigError, match=r"ensemble.reduction: .*got 'batchmaen'.*Did you mean 'batchmean'\?"):
+        build_config(EnsembleConfig, {"reduction": "batchmaen"}, "ensemble")
     names = {cls.name for cls in bench_register_losses()}
     assert {"none", "kl", "mse", "feat", "ensemble"} <= names
 

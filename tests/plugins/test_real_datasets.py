@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from benchmark.api import Segment
 from benchmark.errors import ConfigError, DataError
+from benchmark.config import build_config
 from benchmark.protocol import frame_of, frames_of
 from plugins.datasets.anticipation import build_samples, observation, order_timelines
 from plugins.datasets.egtea import EGTEA, EGTEAConfig, egtea_action_text
@@ -199,12 +200,14 @@ def test_frame_indices_on_hand_checked_cases():
 
 
 def test_observation_protocols():
-    avt = observation("avt", 1.0, 10, 2.0, 0.25, 6, 8, "x")
+    avt = observation(EPIC55Config())
     assert (avt.steps, avt.step_s, avt.tail_steps) == (10, 0.5, 0)
-    rul = observation("rulstm", 1.0, 10, 2.0, 0.25, 6, 8, "x")
+    rul = observation(EPIC55Config(sampling="rulstm"))
     assert (rul.steps, rul.step_s, rul.tail_steps) == (14, 0.25, 3)
-    with pytest.raises(ConfigError, match="multiple of rulstm_alpha"):
-        observation("rulstm", 0.3, 10, 2.0, 0.25, 6, 8, "x")
+    with pytest.raises(ConfigError, match=r"components.dataset.epic55: with rulstm sampling anticipation_s must be a multiple of rulstm_alpha"):
+        build_config(EPIC55Config, {"sampling": "rulstm", "anticipation_s": 0.3}, "components.dataset.epic55")
+    with pytest.raises(ConfigError, match=r"components.dataset.epic55.avt_fps: expected > 0, got 0"):
+        build_config(EPIC55Config, {"avt_fps": 0}, "components.dataset.epic55")
 
 
 @needs_data

@@ -155,7 +155,7 @@ def test_layout_from_input_info_and_config_checks():
     for bad in ({"dropout": 1.0}, {"ant_steps": 0}, {"unroll_extra": -1}, {"sc_epochs": -2}, {"hidden": 0},
                 {"modalities": ["rgb", "rgb"]}):
         with pytest.raises(ConfigError, match=next(iter(bad))):
-            RULSTMConfig(**bad)
+            build_config(RULSTMConfig, bad, "components.student.rulstm")
         with pytest.raises(ConfigError, match=next(iter(bad))):
             build_config(RULSTMPaperStudent.Config, bad, "components.student.rulstm-paper")
 
@@ -320,8 +320,9 @@ def test_a_branch_alone_scores_like_the_branch_inside_the_network():
 
 def test_rulstm_sampling_scores_the_4th_last_step_at_one_second():
     from plugins.datasets.anticipation import observation
+    from plugins.datasets.epic55 import EPIC55Config
 
-    obs = observation("rulstm", 1.0, 10, 1.0, 0.25, 6, 8, "test")
+    obs = observation(EPIC55Config(sampling="rulstm", avt_fps=1.0))
     # RULSTM: 14 time stamps 3.5, 3.25, ..., 0.25 s before the action; 1 s is the 4th from the end
     stamps = [0.25 * k for k in range(14, 0, -1)]
     assert obs.steps == len(stamps) and obs.step_s == 0.25
