@@ -13,6 +13,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 import numpy as np
 
+from .checks import FeatureReport, Finding
 from .protocol import FramePadding, frames_of
 
 # ----------------------------------------------------------------------------- data structures
@@ -222,6 +223,12 @@ class FeatureSource(Component):
         copied into the record of every cell that uses these features."""
         raise NotImplementedError
 
+    def inspect(self, data: AnticipationData, split: str, sample: int = 256) -> FeatureReport:
+        """What ``bench data doctor`` can tell about ``split`` without training: coverage of the
+        needed keys (after any search back), width and dtype, values of ``sample`` vectors
+        (NaN, Inf, all-zero). The default: nothing to inspect (features computed on the fly)."""
+        return FeatureReport([Finding("ok", f"computed by {self.name}: no files to check")])
+
 
 class Teacher(Component):
     """Predicts the next action from the history; its outputs become soft labels."""
@@ -291,6 +298,11 @@ class Student(Component):
         stages = [TrainStage("pretrain", self.pretrain_epochs(), mode="pretrain")] if self.pretrain_epochs() else []
         return stages + [TrainStage("train", int(epochs))]
 
+    def input_problem(self, info: dict[str, Any]) -> str | None:
+        """Why features a source reports as ``info`` (``layout``, ``frame_shape``) cannot feed
+        this student, or None. Checked by ``bench data doctor`` before anything trains."""
+        return None
+
     def stage_parameters(self, model: Any, stage: "TrainStage") -> list[Any]:
         """The parameters a stage with ``fresh_optimizer`` trains (default: all of them)."""
         return [p for p in model.parameters() if p.requires_grad]
@@ -353,6 +365,12 @@ class Metric(Component):
 
     def compute(self, scores: np.ndarray, targets: np.ndarray, data: AnticipationData) -> float:
         raise NotImplementedError
+
+    def requirement(self, data: AnticipationData) -> Finding:
+        """Whether ``data`` has what this metric needs (a class list, say): ``ok``; ``warning``
+        where the dataset has no such list at all (the metric is left blank for it); ``error``
+        where it should have one and it is missing or empty (the metric would mislead)."""
+        return Finding("ok", "needs nothing beyond the labels")
 
 
 class Corpus(Component):

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 FOLDER = "checkpoint"
@@ -85,7 +86,7 @@ def latest(folder: Path) -> Checkpoint | None:
         try:
             state = json.loads((path / STATE).read_text(encoding="utf-8"))
             tensors = load_file(str(path / TENSORS))
-        except (OSError, ValueError, RuntimeError):
+        except (OSError, ValueError, RuntimeError, SafetensorError):  # truncated or damaged: an older one
             continue
         if state.get("epoch") == epoch:
             return Checkpoint(epoch, tensors, state, path)

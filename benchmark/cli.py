@@ -146,6 +146,14 @@ def _data_parser(sub: Any) -> None:
     dl.add_argument("--base-url", default=None, metavar="URL",
                     help="fetch URL/DATASET/PATH instead of the manifest URLs (a mirror; also BENCH_DATA_BASE_URL)")
     dl.add_argument("--no-progress", action="store_true", help="no progress bar")
+    doctor = data_sub.add_parser("doctor", help="check everything a matrix needs before training: annotations, "
+                                               "splits, feature coverage and values, teacher caches, class lists")
+    _matrix_args(doctor)
+    _common(doctor)
+    doctor.add_argument("--runs-dir", type=Path, default=Path("runs"), help="whose teacher cache to check (default: runs/)")
+    doctor.add_argument("--sample", type=int, default=256, metavar="N", help="feature vectors per split and modality "
+                                                                              "checked for NaN, Inf and zeros (default: 256)")
+    doctor.add_argument("--json", action="store_true", help="the checks as JSON")
 
 
 def _features_parser(sub: Any) -> None:
@@ -312,6 +320,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         counts = {s: sum(j.status == s for j in jobs) for s in ("ok", "failed", "pending")}
         print(f"{len(jobs)} cells: {counts['ok']} ok, {counts['failed']} failed, {counts['pending']} pending")
         return EXIT_OK
+    if not _cheap_checks_pass(runner, matrix):
+        return EXIT_CONFIG
     try:
         summary = runner.run(matrix, force=args.force, rerun_failed=args.rerun_failed,
                              launcher_options=launcher_options)
@@ -334,6 +344,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return EXIT_FAILED_CELLS if n_failed else EXIT_OK
+
+
+def _cheap_checks_pass(runner: Any, matrix: Any) -> bool:
+    """The cheap checks of `bench data doctor` (annotations, splits, class lists, teacher
+    caches), before the first cell: warnings are printed, an error stops the run."""
+    from . import doctor
+
+    checks = doctor.diagnose(runner, matrix, cheap_only=True)
+    for check in checks:
+        if check.level != "ok":
+            print(f"bench: {check.level}: {check.check} {check.subject}: {check.message}", file=sys.stderr)
+    return not any(c.level == "error" for c in checks)
 
 
 def _fetch_missing_annotations(plugins: Any, matrix: Any, data_dir: Path, progress: bool) -> None:
@@ -613,7 +635,10 @@ def _manifest(cls: Any) -> list[RemoteFile] | None:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    """`bench data download|info DATASET`: fetch or inspect the files of a dataset's manifest."""
+    """`bench data download|info DATASET`: fetch or inspect the files of a dataset's manifest;
+    `bench data doctor`: every check a matrix's data can get before training."""
+    if args.data_command == "doctor":
+        return _data_doctor(args)
     cls = _plugins(args).get("dataset", args.dataset, "DATASET")
     data_dir = _data_dir(args)
     files = _manifest(cls)
@@ -625,6 +650,27 @@ def cmd_data(args: argparse.Namespace) -> int:
     if files is not None and not _print_files(cls.name, data_dir, files):
         return EXIT_CONFIG  # a file is missing or fails its checksum
     return EXIT_OK if _print_contents(cls, config, data_dir) else EXIT_CONFIG
+
+
+def _data_doctor(args: argparse.Namespace) -> int:
+    from . import doctor
+    from .checks import exit_code
+    from .runner import Runner
+
+    if args.sample < 1:
+        raise ConfigError(f"--sample: expected >= 1, got {args.sample}")
+    plugins, matrix = _load(args)
+    runner = Runner(plugins, args.runs_dir, data_dir=args.data_dir, progress=False)
+    checks = doctor.diagnose(runner, matrix, sample=args.sample)
+    code = exit_code(checks)
+    if args.json:
+        print(json.dumps({"matrix": matrix.name, "exit_code": code, "checks": [c.as_dict() for c in checks]},
+                         indent=2, default=str))
+    else:
+        for check in checks:
+            print(check.line())
+        print(f"matrix '{matrix.name}': {doctor.summary(checks)}")
+    return code
 
 
 def _data_download(args: argparse.Namespace, name: str, data_dir: Path, files: list[RemoteFile]) -> int:

@@ -426,20 +426,24 @@ class Runner:
             self._features[key] = (arrays, info)
         return self._features[key]
 
+    def teacher_content(self, cell: Cell, dataset_fingerprint: str) -> dict[str, Any]:
+        """What the teacher cache key of a cell's teacher hashes."""
+        return {
+            "teacher": cell.components["teacher"],
+            "version": self.plugins.get("teacher", cell.components["teacher"]).version,
+            "config": cell.configs["teacher"],
+            "seed": cell.train["teacher_seed"],
+            "dataset_fingerprint": dataset_fingerprint,
+            "cross_fit": cell.train.get("teacher_cross_fit", 0),
+            "threads": cell.train["teacher_threads"],
+        }
+
     def teacher_outputs(self, cell: Cell, data: AnticipationData, accelerator: Any,
                         log: logging.Logger) -> tuple[dict[str, TeacherOutput] | None, dict[str, Any]]:
         teacher = self.component(cell, "teacher")
         if teacher.is_null:
             return None, {}
-        content = {
-            "teacher": cell.components["teacher"],
-            "version": teacher.version,
-            "config": cell.configs["teacher"],
-            "seed": cell.train["teacher_seed"],
-            "dataset_fingerprint": data.fingerprint,
-            "cross_fit": cell.train.get("teacher_cross_fit", 0),
-            "threads": cell.train["teacher_threads"],
-        }
+        content = self.teacher_content(cell, data.fingerprint)
 
         teacher.plugins, teacher.data_dir = self.plugins, self.data_dir  # for corpora and the like
 

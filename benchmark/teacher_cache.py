@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from . import atomic
@@ -46,7 +47,7 @@ class TeacherCache:
         try:
             meta = json.loads((folder / META).read_text(encoding="utf-8"))
             arrays = load_file(str(folder / ARRAYS))
-        except (FileNotFoundError, json.JSONDecodeError, OSError, ValueError):
+        except (OSError, ValueError, SafetensorError):  # missing, truncated or damaged: refit
             return None
         out: dict[str, TeacherOutput] = {}
         for split in meta["splits"]:

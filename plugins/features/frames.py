@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from benchmark.api import AnticipationData, FeatureSource
-from benchmark.coverage import Coverage, CoverageConfig, enforce_info, info_entries
+from benchmark.checks import FeatureReport, Finding
+from benchmark.coverage import Coverage, CoverageConfig, enforce_info, info_entries, percent
 from benchmark.errors import ConfigError, DataError
 from benchmark.settings import setting
 
@@ -159,6 +160,38 @@ class FrameFeatures(FeatureSource):
         out = np.asarray(table)[index.reshape(len(samples), data.obs_steps)].astype(np.float32)
         out /= 255.0
         return out
+
+    def inspect(self, data: AnticipationData, split: str, sample: int = 256) -> FeatureReport:
+        """Coverage of the split's frame files after the search back, and a decode of up to 16
+        of them spread over the split."""
+        root = self.root()
+        keys, _ = self._unique_keys(data, split)
+        resolved = [self._resolve(root, video, frame) for video, frame in keys]
+        coverage = Coverage("rgb", split, len(keys), searched_back=sum(s for _, s in resolved))
+        for (video, frame), (path, _) in zip(keys, resolved):
+            if path is None:
+                coverage.note_missing(frame_relpath(self.config.template, video, frame))
+        limit = self.config.missing_limit()
+        if coverage.missing:
+            level = "error" if coverage.fraction > limit else "warning"
+            findings = [Finding(level, f"{coverage.describe()}; the limit is {percent(limit)}")]
+        else:
+            findings = [Finding("ok", f"{len(keys):,} frame files found"
+                                + (f", {coverage.searched_back:,} only by the search back" if coverage.searched_back else ""))]
+        present = [p for p, _ in resolved if p is not None]
+        picked = present[:: max(1, len(present) // min(16, max(1, sample)))][:16]
+        broken = []
+        for path in picked:
+            try:
+                decode(path, self.shape(), keep_aspect=bool(self.config.width))
+            except OSError as exc:
+                broken.append(f"{path}: {exc}")
+        if broken:
+            findings.append(Finding("error", f"{len(broken)} of {len(picked)} sampled frames do not decode, e.g. {broken[0]}"))
+        elif picked:
+            findings.append(Finding("ok", f"{len(picked)} sampled frames decode"))
+        h, w = self.shape()
+        return FeatureReport(findings, {"layout": {"rgb": [0, 3 * h * w]}, "frame_shape": [3, h, w]})
 
     @staticmethod
     def _unique_keys(data: AnticipationData, split: str) -> tuple[list[tuple[str, int]], np.ndarray]:

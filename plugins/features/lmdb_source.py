@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from benchmark.api import AnticipationData, FeatureSource
-from benchmark.coverage import Coverage, CoverageConfig, enforce_info, info_entries
+from benchmark.checks import FeatureReport, Finding
+from benchmark.coverage import Coverage, CoverageConfig, enforce_info, info_entries, percent
 from benchmark.errors import ConfigError, DataError
 from benchmark.settings import setting
 
@@ -163,6 +164,68 @@ class LMDBFeatures(FeatureSource):
         enforce_info(self.name, split, info, c)  # before anything trains on zero-filled rows
         self.last_info = json.loads(json.dumps(info))  # a private copy
         return np.ascontiguousarray(np.asarray(table)[index.reshape(n, steps)], dtype=np.float32)
+
+    def inspect(self, data: AnticipationData, split: str, sample: int = 256) -> FeatureReport:
+        """Coverage of the split's keys after the search back, the width of every value, and
+        NaN / Inf / all-zero vectors among ``sample`` values spread over the split, per modality;
+        nothing is copied but the sampled values."""
+        keys, _ = self._unique_keys(data, split)
+        dtype = np.dtype(self.config.dtype).newbyteorder("<")
+        report, start = FeatureReport(), 0
+        layout: dict[str, list[int]] = {}
+        for modality, path in self.paths().items():
+            env = _open_env(path)
+            dim = self._dim(modality, env, path, dtype)
+            layout[modality] = [start, start + dim]
+            start += dim
+            report.findings += self._inspect_modality(modality, split, env, keys, dim, dtype, sample)
+        report.info = {"layout": layout, "dtype": self.config.dtype}
+        return report
+
+    def _inspect_modality(self, modality: str, split: str, env: Any, keys: list[bytes], dim: int,
+                          dtype: np.dtype, sample: int) -> list[Finding]:
+        coverage = Coverage(modality, split, len(keys))
+        wrong: list[tuple[str, int]] = []
+        every = max(1, len(keys) // max(1, sample))
+        values = []
+        with env.begin(buffers=True) as txn:
+            for row, key in enumerate(keys):
+                value = txn.get(key)
+                if value is None:
+                    value, _ = self._search_back(txn.get, key)
+                    if value is None:
+                        coverage.note_missing(key.decode())
+                        continue
+                    coverage.searched_back += 1
+                if len(value) != dim * dtype.itemsize:
+                    wrong.append((key.decode(), len(value)))
+                elif row % every == 0 and len(values) < sample:
+                    values.append(np.frombuffer(bytes(value), dtype=dtype).astype(np.float32))
+        where = f"modality '{modality}'"
+        limit = self.config.missing_limit()
+        found = f"{len(keys) - coverage.missing:,} of {len(keys):,} frames found"
+        if coverage.searched_back:
+            found += f", {coverage.searched_back:,} of them only by the search back (up to {self.config.search_back} frames)"
+        if coverage.missing:
+            level = "error" if coverage.fraction > limit else "warning"
+            out = [Finding(level, f"{where}: {coverage.describe()}; the limit is {percent(limit)}")]
+        else:
+            out = [Finding("ok", f"{where}: {found}")]
+        if wrong:
+            out.append(Finding("error", f"{where}: {len(wrong):,} values are not {dim} x {dtype.name}, e.g. "
+                                        f"{wrong[0][0]} has {wrong[0][1]} bytes"))
+        if values:
+            table = np.stack(values)
+            bad = int((~np.isfinite(table)).any(axis=1).sum())
+            zero = int((table == 0).all(axis=1).sum())
+            if bad:
+                out.append(Finding("error", f"{where}: {bad} of {len(table)} sampled vectors hold NaN or Inf"))
+            if zero:
+                out.append(Finding("warning", f"{where}: {zero} of {len(table)} sampled vectors are all zero"))
+            if not bad and not zero:
+                out.append(Finding("ok", f"{where}: {len(table)} sampled vectors of {dim} {dtype.name} values are "
+                                         "finite and non-zero"))
+        return out
 
     def _unique_keys(self, data: AnticipationData, split: str) -> tuple[list[bytes], np.ndarray]:
         """Sorted unique keys of a split and, per (sample, step), its row among them."""

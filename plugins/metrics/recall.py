@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.api import AnticipationData, Metric
+from benchmark.checks import Finding
 from benchmark.scoring import topk_correct
 
 from .accuracy import marginalise
@@ -41,6 +42,26 @@ class _ManyShotRecall(Metric):
         if self.key not in many_shot:
             return float("nan")
         return mean_topk_recall(scores, targets, many_shot[self.key], 5)
+
+    def requirement(self, data: AnticipationData) -> Finding:
+        many_shot = (data.info or {}).get("many_shot")
+        if many_shot is None:
+            return Finding("warning", f"{data.name} has no many-shot class lists: {self.name} is left blank")
+        listed = many_shot.get(self.key) or []
+        if not listed:
+            return Finding("error", f"{data.name}: its many-shot '{self.key}' list is absent or empty: "
+                                    f"{self.name} would be undefined")
+        cls = data.classes
+        targets = np.array([s.target.action for s in data.splits["val"]], dtype=np.int64)
+        if self.level == "verbs":
+            targets = cls.action_verb[targets]
+        elif self.level == "nouns":
+            targets = cls.action_noun[targets]
+        present = int(np.isin(np.asarray(listed), targets).sum())
+        if not present:
+            return Finding("error", f"{data.name}: none of its {len(listed)} many-shot {self.key} occurs in the "
+                                    f"validation split: {self.name} would be undefined")
+        return Finding("ok", f"{len(listed)} many-shot {self.key}, {present} of them in the validation split")
 
 
 class ManyShotRecallAction(_ManyShotRecall):

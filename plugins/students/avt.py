@@ -193,6 +193,13 @@ class AVTBStudent(AVTStudent):
         "batch_size": 3, "schedule": "cosine", "warmup_epochs": 5, "lr_scaling": "world_size",
     }
 
+    def input_problem(self, info: dict[str, Any]) -> str | None:
+        shape = info.get("frame_shape")
+        if not shape or len(shape) != 3:
+            return (f"student {self.name} trains its backbone on raw frames: the feature source reports no "
+                    "frame_shape [C, H, W]; use feature_source 'frames'")
+        return None
+
     def frame_shape(self, input_dim: int) -> tuple[int, int, int]:
         """``(C, H, W)`` of the flattened frames, from the feature source's ``frame_shape``."""
         info = self.input_info or {}

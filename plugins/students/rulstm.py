@@ -100,6 +100,13 @@ class RULSTMStudent(Student):
             out[m] = (lo, hi)
         return out
 
+    def input_problem(self, info: dict[str, Any]) -> str | None:
+        layout = info.get("layout") or {}
+        missing = [m for m in self.config.modalities if m not in layout]
+        if missing:
+            return f"student {self.name}: branches {missing} are not in the feature layout {sorted(layout)}"
+        return None
+
     def build(self, input_dim: int, num_classes: int) -> Any:
         from .rulstm_model import RULSTMNet
 
