@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from . import __version__
-from .errors import BenchError, ConfigError, DownloadError, PluginError
+from .errors import ConfigError, DownloadError, PluginError
 
 if TYPE_CHECKING:
     from .download import RemoteFile

@@ -24,6 +24,7 @@ import numpy as np
 
 from .api import AnticipationData
 from .errors import ConfigError, DataError
+from .frame_layout import check_template, decode, frame_key, frame_relpath, participant_of
 
 
 @dataclass
@@ -65,8 +66,6 @@ def template_regex(template: str) -> re.Pattern[str]:
 
 def scan_frames(root: Path, template: str) -> list[tuple[str, int]]:
     """Every (video, frame) with a file under ``root`` matching ``template``, sorted."""
-    from plugins.features.frames import participant_of
-
     pattern = template_regex(template)
     found: set[tuple[str, int]] = set()
     for folder, _, files in os.walk(root):
@@ -135,9 +134,7 @@ def extract_features(
     import torch
     from tqdm.auto import tqdm
 
-    from plugins.features.frames import check_template, decode, frame_relpath
-    from plugins.features.lmdb_source import frame_key
-    from plugins.students.avt_backbone import FramePreprocess, create_backbone, input_size, mean_std
+    from .backbones import FramePreprocess, create_backbone, input_size, mean_std
 
     tic = time.perf_counter()
     root = Path(frames_root).expanduser()

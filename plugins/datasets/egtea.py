@@ -20,7 +20,7 @@ import numpy as np
 
 from benchmark.api import AnticipationData, ClassSpace, Dataset
 from benchmark.settings import setting
-from benchmark.errors import ConfigError, DataError
+from benchmark.errors import DataError
 
 from . import parsing
 from .anticipation import (Sampling, VideoStart, apply_video_start, build_samples, fingerprint,

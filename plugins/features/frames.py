@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import string
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +31,8 @@ from benchmark.api import AnticipationData, FeatureSource
 from benchmark.checks import FeatureReport, Finding
 from benchmark.coverage import Coverage, CoverageConfig, enforce_info, info_entries, percent
 from benchmark.errors import ConfigError, DataError
+from benchmark.frame_layout import check_template, decode, frame_relpath
 from benchmark.settings import setting
-
-PLACEHOLDERS = ("video", "participant", "frame")
 
 # decoded tables: (fingerprint, keys digest) -> (uint8 table [U, 3*size*size], info)
 _TABLES: dict[tuple[str, str], tuple[np.ndarray, dict[str, Any]]] = {}
@@ -43,49 +41,6 @@ _TABLES: dict[tuple[str, str], tuple[np.ndarray, dict[str, Any]]] = {}
 def clear_cache() -> None:
     """Forget the decoded tables (tests, long processes)."""
     _TABLES.clear()
-
-
-def participant_of(video: str) -> str:
-    """``P01`` for ``P01_02``; the whole id when it has no ``_``."""
-    return video.split("_", 1)[0]
-
-
-def check_template(template: str, where: str = "template") -> None:
-    """:class:`ConfigError` unless ``template`` formats with the known placeholders."""
-    fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-    unknown = [f for f in fields if f not in PLACEHOLDERS]
-    if unknown or "frame" not in fields or "video" not in fields:
-        what = f"unknown placeholder {{{unknown[0]}}}" if unknown else "it needs both {video} and {frame}"
-        raise ConfigError(f"{where} {template!r}: {what}; use {{video}}, {{participant}} and {{frame}} "
-                          "(e.g. '{video}/frame_{frame:010d}.jpg')")
-    try:
-        frame_relpath(template, "P01_02", 1)
-    except (ValueError, IndexError, KeyError) as exc:
-        raise ConfigError(f"{where} {template!r}: cannot format it ({exc})") from None
-
-
-def frame_relpath(template: str, video: str, frame: int) -> str:
-    """The file of one frame, relative to the frames root."""
-    return template.format(video=video, participant=participant_of(video), frame=int(frame))
-
-
-def decode(path: Path | str, size: int | tuple[int, int], keep_aspect: bool = False) -> np.ndarray:
-    """One image as uint8 ``[3, H, W]`` (RGB, bilinear resize to ``size`` = S or (H, W));
-    ``keep_aspect``: scaled to cover (H, W) and centre-cropped instead of squashed."""
-    from PIL import Image
-
-    h, w = (size, size) if isinstance(size, int) else size
-    with Image.open(path) as img:
-        img = img.convert("RGB")
-        if keep_aspect and img.size != (w, h):
-            scale = max(w / img.size[0], h / img.size[1])
-            cover = (max(w, round(img.size[0] * scale)), max(h, round(img.size[1] * scale)))
-            img = img.resize(cover, Image.Resampling.BILINEAR)
-            left, top = (cover[0] - w) // 2, (cover[1] - h) // 2
-            img = img.crop((left, top, left + w, top + h))
-        elif img.size != (w, h):
-            img = img.resize((w, h), Image.Resampling.BILINEAR)
-        return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from benchmark.api import AnticipationData, FeatureSource
 from benchmark.checks import FeatureReport, Finding
 from benchmark.coverage import Coverage, CoverageConfig, enforce_info, info_entries, percent
 from benchmark.errors import ConfigError, DataError
+from benchmark.frame_layout import frame_key
 from benchmark.settings import setting
 
 # py-lmdb >= 2 refuses to open one environment twice in a process: one handle per resolved path,
@@ -43,11 +44,6 @@ def clear_cache() -> None:
         for env, _ in _ENVS.values():
             env.close()
         _ENVS.clear()
-
-
-def frame_key(video: str, frame: int) -> bytes:
-    """The LMDB key of one frame, e.g. ``P01_02_frame_0000000152.jpg``."""
-    return f"{video}_frame_{frame:010d}.jpg".encode("utf-8")
 
 
 def _stat(mdb: Path) -> tuple[int, int]:

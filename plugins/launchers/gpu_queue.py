@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
 
 from benchmark.errors import ConfigError
 from benchmark.settings import setting

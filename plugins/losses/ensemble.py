@@ -17,24 +17,11 @@ alone, and the loss equals ``kl`` with the same settings.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
 
 from benchmark.api import DistillLoss
 from benchmark.errors import ConfigError
-from benchmark.settings import setting
 
-from .kl import Reduction
-
-
-@dataclass
-class EnsembleConfig:
-    teachers: list[str] = field(default_factory=list)  # extra teachers (aliases or names)
-    mode: Literal["mean", "attention"] = "mean"
-    temperature: float = setting(1.0, gt=0.0)
-    weight: float = setting(1.0, ge=0.0)
-    top_k: int = setting(0, ge=0)  # 0: all classes
-    reduction: Reduction = "batchmean"
+from .config import EnsembleConfig
 
 
 class EnsembleDistill(DistillLoss):

@@ -13,19 +13,11 @@ The teacher feature is a fixed target: no gradient reaches it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
 
 from benchmark.api import DistillLoss
 from benchmark.errors import ConfigError
-from benchmark.settings import setting
 
-
-@dataclass
-class FeatConfig:
-    weight: float = setting(1.0, ge=0.0)
-    distance: Literal["cosine", "nmse"] = "cosine"
-    hidden: int = setting(0, ge=0)  # 0: linear projection; > 0: Linear -> GELU -> Linear with this width
+from .config import FeatConfig
 
 
 class FeatDistill(DistillLoss):

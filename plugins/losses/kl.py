@@ -15,23 +15,10 @@ logits are taken at the same classes) before both softmaxes, as the authors did 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
 
 from benchmark.api import DistillLoss
-from benchmark.settings import setting
 
-#: how the KL is averaged: ``batchmean`` (sum over classes, mean over the batch, as torch's
-#: ``kl_div``) or ``paper`` (the authors' code: mean over classes and batch)
-Reduction = Literal["batchmean", "paper"]
-
-
-@dataclass
-class KLConfig:
-    weight: float = setting(1.0, ge=0.0)
-    temperature: float = setting(2.0, gt=0.0)
-    top_k: int = setting(0, ge=0)  # 0: all classes
-    reduction: Reduction = "batchmean"
+from .config import KLConfig
 
 
 class KLDistill(DistillLoss):

@@ -7,9 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .ensemble import EnsembleConfig
-from .feat import FeatConfig
-from .kl import KLConfig
+from .config import EnsembleConfig, FeatConfig, KLConfig
 
 
 def kl_distill(student: torch.Tensor, teacher: torch.Tensor, temperature: float,

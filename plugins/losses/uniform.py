@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from benchmark.api import DistillLoss
 from benchmark.settings import setting
 
-from .kl import Reduction
+from .config import Reduction
 
 
 @dataclass

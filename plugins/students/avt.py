@@ -19,105 +19,12 @@ Presets (AVT ``expts/*.txt``, the files the distillation paper reused unchanged,
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from benchmark.api import Student
-from benchmark.settings import setting
 from benchmark.errors import ConfigError
 
-
-@dataclass
-class AVTConfig:
-    width: int = setting(128, ge=1)  # H, GPT-2's n_embd (AVT's inter_dim)
-    layers: int = setting(2, ge=1)  # GPT-2 blocks (n_layer)
-    heads: int = setting(4, ge=1)  # attention heads (n_head)
-    dropout: float = setting(0.2, ge=0.0, lt=1.0)  # before the action classifier (AVT's model.dropout)
-    gpt_dropout: float = setting(0.1, ge=0.0, lt=1.0)  # GPT-2's embedding, attention and residual dropout (its default, kept by AVT)
-    max_steps: int = setting(64, ge=1)  # GPT-2 positions (n_positions): the longest sequence the head accepts
-    cls_weight: float = setting(1.0, ge=0.0)  # next-action cross-entropy
-    feat_weight: float = setting(1.0, ge=0.0)  # future-feature regression (MSE)
-    past_weight: float = setting(0.1, ge=0.0)  # past-action cross-entropy on the per-step predictions
-    # AVT's classifier_on_past scores [observed step 0, predictions for steps 1..T-1] against the
-    # labels of steps 0..T-1; False: the predictions for steps 1..T-1 only (the CPU preset)
-    past_first_frame: bool = False
-    # "avt": linear layers N(0, 0.01), biases 0, as AVT's base model (GPT-2's own layers keep
-    # theirs); "torch": PyTorch's defaults
-    init: Literal["avt", "torch"] = "torch"
-
-    def __post_init__(self) -> None:
-        if self.width % self.heads:
-            raise ValueError(f"width ({self.width}) must be a multiple of heads ({self.heads})")
-
-
-@dataclass
-class AVTEpic55Config(AVTConfig):
-    """``expts/10_ek55_avt_ig65m.txt``: irCSN-152 features, 12 layers, 8 heads, inter_dim 2048,
-    dropout 0.8, feat loss weight 2.0, no classifier on past (AVT's default past weight 0)."""
-
-    width: int = 2048
-    layers: int = 12
-    heads: int = 8
-    dropout: float = 0.8
-    feat_weight: float = 2.0
-    past_weight: float = 0.0
-    past_first_frame: bool = True
-    init: Literal["avt", "torch"] = "avt"
-
-
-@dataclass
-class AVTEgteaConfig(AVTConfig):
-    """``expts/11_egtea_avt_tsn.txt``: TSN features, 2 layers, 4 heads, inter_dim 2048,
-    dropout 0.8, feat 1.0, past_cls_action 0.1."""
-
-    width: int = 2048
-    layers: int = 2
-    heads: int = 4
-    dropout: float = 0.8
-    feat_weight: float = 1.0
-    past_weight: float = 0.1
-    past_first_frame: bool = True
-    init: Literal["avt", "torch"] = "avt"
-
-
-@dataclass
-class AVTBConfig(AVTConfig):
-    """``expts/12_egtea_avt.txt``: ViT-B/16 at 224 px per frame + AVT-h with 2 layers, 4 heads,
-    inter_dim 2048, dropout 0.2, feat 1.0, past_cls_action 0.1."""
-
-    width: int = 2048
-    layers: int = 2
-    heads: int = 4
-    dropout: float = 0.2
-    past_first_frame: bool = True
-    init: Literal["avt", "torch"] = "avt"
-    backbone: str = "vit_base_patch16_224"  # any timm model name
-    pretrained: bool = False  # timm hub weights (needs network access or a filled hub cache)
-    weights: str = ""  # local .safetensors (or .pth/.pt, read with weights_only) state dict; $VARS expand
-    freeze_backbone: bool = False  # keep the backbone fixed (eval mode, no gradients)
-    image_size: int = setting(0, ge=0)  # the backbone's square input (AVT's crop_size); 0: the backbone's default (224)
-    backbone_kwargs: dict[str, Any] = field(default_factory=dict)  # extra timm.create_model kwargs
-    # AVT's frame pipeline (12_egtea_avt): "avt" = random shorter side in train_scale, random
-    # image_size crop, horizontal flip (flip_p) in training; eval_crops crops (x2 with eval_flip)
-    # of the clip resized to eval_scale, outputs averaged; "resize" = frames resized to the input
-    augment: Literal["avt", "resize"] = "avt"
-    train_scale: list[int] = setting(default_factory=lambda: [248, 280], ge=1)
-    flip_p: float = setting(0.5, ge=0.0, le=1.0)
-    eval_scale: int = setting(248, ge=1)
-    eval_crops: Literal[1, 3] = 3
-    eval_flip: bool = True
-    # normalisation of [0, 1] frames; empty: the backbone's pretrained configuration
-    mean: list[float] = setting(default_factory=lambda: [0.5, 0.5, 0.5], ge=0.0, le=1.0)
-    std: list[float] = setting(default_factory=lambda: [0.5, 0.5, 0.5], gt=0.0)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.backbone:
-            raise ValueError("backbone must name a timm model, e.g. vit_base_patch16_224")
-        if len(self.train_scale) != 2 or self.train_scale[0] > self.train_scale[1]:
-            raise ValueError(f"train_scale: expected [low, high] with low <= high, got {self.train_scale}")
-        if len(self.mean) != len(self.std) or (self.mean and len(self.mean) != 3):
-            raise ValueError("mean and std: expected both empty or both with 3 values")
+from .config import AVTBConfig, AVTConfig, AVTEgteaConfig, AVTEpic55Config
 
 
 class AVTStudent(Student):

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .avt import AVTConfig
+from .config import AVTConfig
 
 IGNORE = -100
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .gru import GRUStudentConfig
+from .config import GRUStudentConfig
 
 
 class GRUNet(nn.Module):

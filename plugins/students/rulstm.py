@@ -35,43 +35,12 @@ branch at once).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from benchmark.api import Student, TrainStage
-from benchmark.settings import setting
 from benchmark.errors import ConfigError
 
-
-@dataclass
-class RULSTMConfig:
-    hidden: int = setting(128, ge=1)
-    dropout: float = setting(0.5, ge=0.0, lt=1.0)  # on the inputs, before the classifier and inside MATT, as in the reference
-    ant_steps: int = setting(8, ge=1)  # the last steps that get a prediction (RULSTM's S_ant); must cover tau_a
-    unroll_extra: int = setting(1, ge=0)  # step spacings between the last given step and the action start
-    sc_epochs: int = setting(2, ge=0)  # sequence-completion pretraining epochs (0: none)
-    modalities: list[str] = field(default_factory=list)  # branches; [] = every modality in the layout
-    # "joint": one run, every branch and MATT together; "reference": RULSTM's runs (sequence
-    # completion then anticipation per branch, each from the previous run's selected weights with
-    # a fresh optimiser, then MATT over the trained branches), each run ending on its epoch of
-    # best validation top-5 at the scored step
-    stages: Literal["joint", "reference"] = "joint"
-    fusion_epochs: int = setting(0, ge=0)  # with stages: reference, epochs of the MATT run (0: train.epochs)
-
-    def __post_init__(self) -> None:
-        if len(set(self.modalities)) != len(self.modalities):
-            raise ValueError(f"modalities: expected distinct names, got {self.modalities}")
-
-
-@dataclass
-class RULSTMPaperConfig(RULSTMConfig):
-    """The published sizes (``RULSTM/main.py`` defaults, ``train_anticipation_ek55.sh``)."""
-
-    hidden: int = 1024
-    dropout: float = 0.8
-    sc_epochs: int = 100
-    stages: Literal["joint", "reference"] = "reference"
-    fusion_epochs: int = 100
+from .config import RULSTMConfig, RULSTMPaperConfig
 
 
 class RULSTMStudent(Student):

@@ -6,7 +6,7 @@ from torch import nn
 
 from benchmark.errors import ConfigError
 
-from .rulstm import RULSTMConfig
+from .config import RULSTMConfig
 
 
 class RULSTMBranch(nn.Module):

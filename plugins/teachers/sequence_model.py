@@ -7,7 +7,7 @@ from torch import nn
 
 from benchmark.api import AnticipationData
 
-from .sequence import SequenceGRUConfig
+from .config import SequenceGRUConfig
 
 
 class SeqNet(nn.Module):

@@ -12,12 +12,14 @@ from benchmark.api import AnticipationData
 from benchmark.cli import EXIT_CONFIG, EXIT_OK, main
 from benchmark.config import build_config
 from benchmark.errors import ConfigError, DataError
+from benchmark import extract, frame_layout
 from benchmark.extract import extract_features, needed_frames, scan_frames
 from benchmark.protocol import frames_of
 from plugins.datasets.synthetic import SyntheticConfig, SyntheticKitchens
 from plugins.features import frames as frames_source
 from plugins.features import lmdb_source
-from plugins.features.frames import FrameFeatures, decode
+from benchmark.frame_layout import decode
+from plugins.features.frames import FrameFeatures
 from plugins.features.lmdb_source import LMDBFeatures
 
 TEMPLATE = "{video}/frame_{frame:010d}.jpg"
@@ -41,7 +43,7 @@ def tiny_data() -> AnticipationData:
 
 def write_frames(root: Path, keys, template: str = TEMPLATE, shape=(18, 26)) -> None:
     """One random-coloured JPEG per (video, frame)."""
-    from plugins.features.frames import frame_relpath
+    from benchmark.frame_layout import frame_relpath
 
     rng = np.random.default_rng(0)
     for video, frame in keys:
@@ -99,7 +101,7 @@ def test_participant_template_and_bad_templates(tmp_path):
     write_frames(tmp_path, needed_frames(data, ["train"]), template)
     assert source(tmp_path, template=template, size=4).load(data, "train").shape[-1] == 48
     assert scan_frames(tmp_path, template) == needed_frames(data, ["train"])
-    assert frames_source.participant_of("P01_02") == "P01" and frames_source.participant_of("S000") == "S000"
+    assert frame_layout.participant_of("P01_02") == "P01" and frame_layout.participant_of("S000") == "S000"
     with pytest.raises(ConfigError, match="unknown placeholder"):
         source(tmp_path, template="{vid}/{frame}.jpg").load(data, "train")
     with pytest.raises(ConfigError, match="'root'"):
@@ -158,7 +160,7 @@ def tiny_backbone(tmp_path: Path) -> tuple[torch.nn.Module, Path]:
 
 
 def test_extract_round_trip_through_the_lmdb_source(tmp_path):
-    from plugins.students.avt_backbone import FramePreprocess, mean_std
+    from benchmark.backbones import FramePreprocess, mean_std
 
     data = tiny_data()
     keys = needed_frames(data, ["train", "val"])
@@ -209,7 +211,7 @@ def test_extract_bad_input_and_interruption(tmp_path, monkeypatch):
                          **{**common, "splits": ["test"]})
 
     calls = {"n": 0}
-    real_decode = frames_source.decode
+    real_decode = extract.decode
 
     def interrupted(path, size):
         calls["n"] += 1
@@ -217,7 +219,7 @@ def test_extract_bad_input_and_interruption(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real_decode(path, size)
 
-    monkeypatch.setattr(frames_source, "decode", interrupted)
+    monkeypatch.setattr(extract, "decode", interrupted)
     with pytest.raises(KeyboardInterrupt):
         extract_features(tmp_path / "frames", TEMPLATE, tmp_path / "out", "vit_base_patch16_224",
                          skip_missing=True, batch_size=2, workers=1, **common)
