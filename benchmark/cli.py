@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from . import __version__
+from .arguments import PROFILES, add_matrix_args, add_plugin_args, load_plugins, load_plugins_and_matrix
 from .errors import ConfigError, DownloadError, PluginError
+from .matrix import select_cells
 
 if TYPE_CHECKING:
     from .download import RemoteFile
@@ -18,35 +20,14 @@ EXIT_OK, EXIT_FAILED_CELLS, EXIT_CONFIG = 0, 1, 2
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--plugins-dir", action="append", default=[], metavar="DIR",
-                   help="load every *.py in DIR as a plugin (repeatable; also BENCH_PLUGINS_DIR)")
-
-
-#: named profiles: the matrix each one runs
-PROFILES = {"cpu": "default", "paper": "paper"}
-
-
-def _matrix_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--matrix", nargs="?", const="default", default="default", metavar="NAME|PATH",
-                   help="a shipped matrix name (see benchmark/matrices) or a YAML path; default: 'default'")
-    p.add_argument("--profile", choices=sorted(PROFILES), default=None,
-                   help="a named profile instead of --matrix: cpu (the default matrix: offline, no GPU) or "
-                        "paper (the published configurations: GPUs, hub weights, real features)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a matrix key, e.g. --set train.epochs=3 --set matrix.seed=[0,1]")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="annotation files (default: $BENCH_DATA_DIR or ~/.cache/lm2video-bench/data)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run every cell of a matrix and write the leaderboard")
-    _matrix_args(run)
-    _common(run)
+    add_matrix_args(run)
+    add_plugin_args(run)
     run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="one folder per cell (default: runs/)")
     run.add_argument("--cache-dir", type=Path, default=None, help="teacher cache (default: RUNS_DIR/_cache/teachers)")
     run.add_argument("--leaderboard-dir", type=Path, default=Path("leaderboards"),
@@ -76,19 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="do not fetch missing annotation files of the matrix's datasets (fail instead)")
 
     val = sub.add_parser("validate", help="resolve and type-check every cell without running")
-    _matrix_args(val)
-    _common(val)
+    add_matrix_args(val)
+    add_plugin_args(val)
     val.add_argument("--print-config", action="store_true",
                      help="print every cell's fully resolved configuration (YAML, or JSON with --json)")
     val.add_argument("--json", action="store_true", help="with --print-config: JSON instead of YAML")
 
     plug = sub.add_parser("plugins", help="list plugins and the components they register")
-    _common(plug)
+    add_plugin_args(plug)
     plug.add_argument("--json", action="store_true", help="machine-readable output")
 
     teach = sub.add_parser("teachers", help="fit every teacher of a matrix (cached) and write a teacher-only leaderboard")
-    _matrix_args(teach)
-    _common(teach)
+    add_matrix_args(teach)
+    add_plugin_args(teach)
     teach.add_argument("--runs-dir", type=Path, default=Path("runs"))
     teach.add_argument("--cache-dir", type=Path, default=None)
     teach.add_argument("--leaderboard-dir", type=Path, default=Path("leaderboards"))
@@ -96,12 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="published teacher tables to show (default: ghosh2023-epic55-teachers)")
 
     base = sub.add_parser("baselines", help="list the published baseline tables or write them as Markdown")
-    _common(base)
+    add_plugin_args(base)
     base.add_argument("--out", type=Path, default=None,
                       help="write one <table>.md per table into this folder (e.g. leaderboards/baselines)")
 
     board = sub.add_parser("leaderboard", help="build leaderboards from run records")
-    _common(board)
+    add_plugin_args(board)
     board.add_argument("--runs-dir", type=Path, default=Path("runs"))
     board.add_argument("--matrix", default=None, metavar="NAME|PATH",
                        help="only the cells of this matrix (default: every record in RUNS_DIR)")
@@ -128,7 +109,7 @@ def _logs_parser(sub: Any) -> None:
     logs.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     logs.add_argument("--data-dir", type=Path, default=None)
     logs.add_argument("--runs-dir", type=Path, default=Path("runs"))
-    _common(logs)
+    add_plugin_args(logs)
 
 
 def _data_parser(sub: Any) -> None:
@@ -142,14 +123,14 @@ def _data_parser(sub: Any) -> None:
         p.add_argument("dataset", metavar="DATASET", help="a registered dataset name (see `bench plugins`)")
         p.add_argument("--data-dir", type=Path, default=None,
                        help="annotation files (default: $BENCH_DATA_DIR or ~/.cache/lm2video-bench/data)")
-        _common(p)
+        add_plugin_args(p)
     dl.add_argument("--base-url", default=None, metavar="URL",
                     help="fetch URL/DATASET/PATH instead of the manifest URLs (a mirror; also BENCH_DATA_BASE_URL)")
     dl.add_argument("--no-progress", action="store_true", help="no progress bar")
     doctor = data_sub.add_parser("doctor", help="check everything a matrix needs before training: annotations, "
                                                "splits, feature coverage and values, teacher caches, class lists")
-    _matrix_args(doctor)
-    _common(doctor)
+    add_matrix_args(doctor)
+    add_plugin_args(doctor)
     doctor.add_argument("--runs-dir", type=Path, default=Path("runs"), help="whose teacher cache to check (default: runs/)")
     doctor.add_argument("--sample", type=int, default=256, metavar="N", help="feature vectors per split and modality "
                                                                               "checked for NaN, Inf and zeros (default: 256)")
@@ -182,7 +163,7 @@ def _features_parser(sub: Any) -> None:
                     help="leave frames without a file out (the lmdb source then searches back or zero-fills)")
     ex.add_argument("--overwrite", action="store_true", help="replace an existing LMDB_DIR")
     ex.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _common(ex)
+    add_plugin_args(ex)
 
 
 def cmd_features(args: argparse.Namespace) -> int:
@@ -191,7 +172,7 @@ def cmd_features(args: argparse.Namespace) -> int:
 
     data = None
     if args.dataset:
-        cls = _plugins(args).get("dataset", args.dataset, "--dataset")
+        cls = load_plugins(args).get("dataset", args.dataset, "--dataset")
         data = cls(cls.Config()).load(_data_dir(args))
     result = extract_features(
         args.frames, args.template, args.out, args.backbone, data=data, splits=args.splits,
@@ -226,47 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _plugins(args: argparse.Namespace):
-    from .plugin_manager import get_plugins
-
-    plugins = get_plugins(args.plugins_dir)
-    for warning in plugins.warnings:
-        print(f"bench: warning: {warning}", file=sys.stderr)
-    return plugins
-
-
-def _filter_only(cells: list, only: list[str]) -> list:
-    wanted: list[dict[str, str]] = []
-    for item in only:
-        pattern = {}
-        for part in item.split(","):
-            if "=" not in part:
-                raise ConfigError(f"--only {item!r}: expected AXIS=VALUE pairs, e.g. teacher=seq-gru")
-            k, v = part.split("=", 1)
-            if k.strip() not in ("dataset", "teacher", "student", "loss", "seed"):
-                raise ConfigError(f"--only {item!r}: unknown axis '{k}'")
-            pattern[k.strip()] = v.strip()
-        wanted.append(pattern)
-    if not wanted:
-        return cells
-    out = [c for c in cells if any(all(str(c.axes[k]) == v for k, v in p.items()) for p in wanted)]
-    if not out:
-        raise ConfigError(f"--only {' '.join(only)}: no cell of the matrix matches")
-    return out
-
-
-def _load(args: argparse.Namespace):
-    from .matrix import load_matrix
-
-    plugins = _plugins(args)
-    matrix = load_matrix(args.matrix, plugins, args.overrides)
-    return plugins, matrix
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
     from .runner import Runner
 
-    plugins, matrix = _load(args)
+    plugins, matrix = load_plugins_and_matrix(args)
     runner = Runner(plugins, Path("runs"), data_dir=args.data_dir)
     # resolves every component and fingerprints every dataset; feature files may be absent here
     jobs = runner.plan(matrix, require_features=False)
@@ -296,11 +240,11 @@ def _print_resolved(plugins: Any, jobs: list[Any], as_json: bool) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import Runner
 
-    plugins, full = _load(args)
+    plugins, full = load_plugins_and_matrix(args)
     import copy
 
     matrix = copy.copy(full)
-    matrix.cells = _filter_only(full.cells, args.only)
+    matrix.cells = select_cells(full.cells, args.only)
     launcher_name, launcher_options = _launcher_choice(args, full)
     runner = Runner(plugins, args.runs_dir, data_dir=args.data_dir, cache_dir=args.cache_dir,
                     launcher=launcher_name, progress=not args.no_progress, refit_teachers=args.refit_teachers)
@@ -444,7 +388,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
         from .matrix import load_matrix
         from .runner import Runner
 
-        plugins = _plugins(args)
+        plugins = load_plugins(args)
         matrix = load_matrix(args.matrix, plugins, args.overrides)
         runner = Runner(plugins, args.runs_dir, data_dir=args.data_dir, progress=False)
         cells = [(j.run_id, j.cell.label) for j in runner.plan(matrix)]
@@ -492,25 +436,25 @@ def _command_line() -> str:
 def write_matrix_leaderboard(plugins: Any, runner: Any, matrix: Any, out_dir: Path, command: str,
                              primary: str | None = None, baselines: list[str] | None = None,
                              reference: str | None = None) -> list[Path]:
-    from . import leaderboard
+    from . import report
 
     jobs = runner.plan(matrix)
     records = [r for r in (runner.store.read_record(j.run_id) for j in jobs) if r is not None]
     names = baselines if baselines is not None else matrix.leaderboard.baselines
     tables = [plugins.get("baseline", n, "leaderboard.baselines") for n in names]
-    board = leaderboard.build(records, tables, primary or matrix.leaderboard.primary,
+    board = report.build(records, tables, primary or matrix.leaderboard.primary,
                               matrix.leaderboard.metrics or None, reference or matrix.leaderboard.reference or None,
                               None if primary else matrix.leaderboard.primary_by_dataset)
     stem = matrix.leaderboard.output or matrix.name
-    return leaderboard.write(board, out_dir, stem, f"Leaderboard: {matrix.name}", command, records)
+    return report.write(board, out_dir, stem, f"Leaderboard: {matrix.name}", command, records)
 
 
 def cmd_teachers(args: argparse.Namespace) -> int:
     """Teachers alone with oracle history: next-action metrics on val, next to published ones."""
-    from . import leaderboard
+    from . import report
     from .runner import Runner
 
-    plugins, matrix = _load(args)
+    plugins, matrix = load_plugins_and_matrix(args)
     runner = Runner(plugins, args.runs_dir, data_dir=args.data_dir, cache_dir=args.cache_dir)
     records = runner.fit_teachers(matrix, echo=lambda line: print(line, file=sys.stderr))
     if not records:
@@ -524,10 +468,10 @@ def cmd_teachers(args: argparse.Namespace) -> int:
         r["row_label"] = ", ".join(p for p in parts if p)
     names = args.baseline if args.baseline is not None else ["ghosh2023-epic55-teachers"]
     tables = [plugins.get("baseline", n, "--baseline") for n in names]
-    board = leaderboard.build(records, tables, matrix.leaderboard.primary, matrix.leaderboard.metrics or None,
+    board = report.build(records, tables, matrix.leaderboard.primary, matrix.leaderboard.metrics or None,
                               primary_by_dataset=matrix.leaderboard.primary_by_dataset)
     stem = (matrix.leaderboard.output or matrix.name) + "-teachers"
-    paths = leaderboard.write(board, args.leaderboard_dir, stem, f"Teachers alone (oracle history): {matrix.name}",
+    paths = report.write(board, args.leaderboard_dir, stem, f"Teachers alone (oracle history): {matrix.name}",
                               _command_line())
     print("\n".join(str(p) for p in paths))
     return EXIT_OK
@@ -537,7 +481,7 @@ def cmd_baselines(args: argparse.Namespace) -> int:
     from . import atomic
     from .baselines import render_markdown
 
-    plugins = _plugins(args)
+    plugins = load_plugins(args)
     registry = plugins.registries["baseline"]
     for name in registry.names():
         table = registry.entries[name].obj
@@ -552,11 +496,11 @@ def cmd_baselines(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from . import leaderboard
+    from . import report
     from .runner import Runner
     from .store import RunStore
 
-    plugins = _plugins(args)
+    plugins = load_plugins(args)
     if args.matrix:
         from .matrix import load_matrix
 
@@ -575,8 +519,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             raise ConfigError(f"{args.runs_dir}: no run records found")
         names = args.baseline if args.baseline is not None else plugins.registries["baseline"].names()
         tables = [plugins.get("baseline", n, "--baseline") for n in names]
-        board = leaderboard.build(records, tables, args.primary or "top5_action", reference=args.reference)
-        paths = leaderboard.write(board, args.out, "leaderboard", "Leaderboard", _command_line(), records)
+        board = report.build(records, tables, args.primary or "top5_action", reference=args.reference)
+        paths = report.write(board, args.out, "leaderboard", "Leaderboard", _command_line(), records)
     print("\n".join(str(p) for p in paths))
     return EXIT_OK
 
@@ -586,7 +530,7 @@ def _short(text: str, width: int = 60) -> str:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    plugins = _plugins(args)
+    plugins = load_plugins(args)
     rows = []
     for kind, registry in plugins.registries.items():
         for name in registry.names():
@@ -639,7 +583,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     `bench data doctor`: every check a matrix's data can get before training."""
     if args.data_command == "doctor":
         return _data_doctor(args)
-    cls = _plugins(args).get("dataset", args.dataset, "DATASET")
+    cls = load_plugins(args).get("dataset", args.dataset, "DATASET")
     data_dir = _data_dir(args)
     files = _manifest(cls)
     if args.data_command == "download":
@@ -659,7 +603,7 @@ def _data_doctor(args: argparse.Namespace) -> int:
 
     if args.sample < 1:
         raise ConfigError(f"--sample: expected >= 1, got {args.sample}")
-    plugins, matrix = _load(args)
+    plugins, matrix = load_plugins_and_matrix(args)
     runner = Runner(plugins, args.runs_dir, data_dir=args.data_dir, progress=False)
     checks = doctor.diagnose(runner, matrix, sample=args.sample)
     code = exit_code(checks)

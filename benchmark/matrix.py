@@ -430,3 +430,24 @@ def resolve_cell(
         members=members,
     )
     return cell, ""
+
+
+def select_cells(cells: list[Cell], only: list[str]) -> list[Cell]:
+    """The cells matching any ``--only`` pattern (``AXIS=VALUE[,AXIS=VALUE]``); all without one."""
+    wanted: list[dict[str, str]] = []
+    for item in only:
+        pattern = {}
+        for part in item.split(","):
+            if "=" not in part:
+                raise ConfigError(f"--only {item!r}: expected AXIS=VALUE pairs, e.g. teacher=seq-gru")
+            k, v = part.split("=", 1)
+            if k.strip() not in ("dataset", "teacher", "student", "loss", "seed"):
+                raise ConfigError(f"--only {item!r}: unknown axis '{k}'")
+            pattern[k.strip()] = v.strip()
+        wanted.append(pattern)
+    if not wanted:
+        return cells
+    out = [c for c in cells if any(all(str(c.axes[k]) == v for k, v in p.items()) for p in wanted)]
+    if not out:
+        raise ConfigError(f"--only {' '.join(only)}: no cell of the matrix matches")
+    return out

@@ -226,12 +226,13 @@ def plan(argv: Sequence[str]) -> int:
     cells by hand (e.g. each with a multi-node ``accelerate launch``)."""
     import argparse
 
-    from .cli import _common, _filter_only, _load, _matrix_args
+    from .arguments import add_matrix_args, add_plugin_args, load_plugins_and_matrix
+    from .matrix import select_cells
     from .runner import Runner
 
     parser = argparse.ArgumentParser(prog="python -m benchmark.worker plan", description=plan.__doc__)
-    _matrix_args(parser)
-    _common(parser)
+    add_matrix_args(parser)
+    add_plugin_args(parser)
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--only", action="append", default=[], metavar="AXIS=VALUE[,AXIS=VALUE]")
@@ -239,8 +240,8 @@ def plan(argv: Sequence[str]) -> int:
     parser.add_argument("--rerun-failed", action="store_true", help="also cells recorded as failed")
     args = parser.parse_args(list(argv))
     try:
-        plugins, matrix = _load(args)
-        cells = _filter_only(matrix.cells, args.only)
+        plugins, matrix = load_plugins_and_matrix(args)
+        cells = select_cells(matrix.cells, args.only)
         matrix.cells = cells
         runner = Runner(plugins, args.runs_dir, data_dir=args.data_dir, cache_dir=args.cache_dir, progress=False)
         for job in runner.plan(matrix):

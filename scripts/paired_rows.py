@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmark.leaderboard import paired_test
+    from benchmark.report import paired_test
     from benchmark.matrix import load_matrix
     from benchmark.plugin_manager import get_plugins
     from benchmark.runner import Runner

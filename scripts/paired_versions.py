@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmark.leaderboard import paired_test
+    from benchmark.report import paired_test
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs-dir", type=Path, default=Path("runs"))

@@ -219,7 +219,7 @@ def test_launcher_comes_from_the_matrix_unless_the_command_line_names_one():
     import argparse
     from types import SimpleNamespace
 
-    from benchmark.cli import _launcher_choice
+    from benchmark.cli import _launcher_choice  # a CLI helper tested on its own
 
     def args(**kw):
         base = dict(launcher=None, launcher_set=[], processes=None, gpus=None, slots=None)

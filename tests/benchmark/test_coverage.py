@@ -9,7 +9,7 @@ import lmdb
 import numpy as np
 import pytest
 
-from benchmark import leaderboard
+from benchmark import report as leaderboard
 from benchmark.coverage import ZERO_FILLED_NOTE, Coverage, CoverageConfig, enforce, zero_filled_frames
 from benchmark.errors import DataError
 from benchmark.matrix import build_matrix

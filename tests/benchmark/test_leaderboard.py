@@ -2,7 +2,7 @@ import math
 
 import pandas as pd
 
-from benchmark import leaderboard
+from benchmark import report as leaderboard
 from benchmark.api import BaselineRow, BaselineTable
 
 
@@ -96,7 +96,7 @@ def test_paired_test_edge_cases():
 
 
 def test_primary_metric_per_dataset():
-    from benchmark import plots
+    from benchmark.report import plots
 
     records = []
     for dataset, shift in (("egtea", 0.0), ("epic55", 100.0)):

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import leaderboard, leaderboard_html, plots
+from benchmark import report as leaderboard
+from benchmark.report import latex, plots
 from benchmark.api import BaselineRow, BaselineTable
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -94,9 +95,9 @@ def test_png_bytes_are_deterministic(tmp_path):
 
 
 def test_tex_escaping_and_booktabs_table():
-    assert leaderboard_html.tex_escape("a_b & 5% #1 ± Δ † ↑ ↓ {x} $") == (
+    assert latex.tex_escape("a_b & 5% #1 ± Δ † ↑ ↓ {x} $") == (
         r"a\_b \& 5\% \#1 $\pm$ $\Delta$ $^\dagger$ $\uparrow$ $\downarrow$ \{x\} \$")
-    tex = leaderboard_html.render_latex(board(), "bench run --matrix x\nsecond line")
+    tex = latex.render_latex(board(), "bench run --matrix x\nsecond line")
     lines = tex.splitlines()
     assert lines[0] == "% Produced by bench run --matrix x second line"
     assert lines[2].startswith(r"\begin{tabular}{llllll") and lines[2].endswith("r}")

@@ -301,7 +301,7 @@ def test_a_student_with_model_selection_records_the_best_and_the_last_epoch(plug
     assert record["row_label"] == "best val epoch"
     assert set(record["metrics_last_epoch"]) == set(record["metrics"])
     assert record["metrics"]["top5_action"] == pytest.approx(record["model_selection"]["matt"]["best_top5"], abs=1e-3)
-    from benchmark.leaderboard import build, render_markdown
+    from benchmark.report import build, render_markdown
 
     md = render_markdown(build([record], [], "top5_action"), "t", "bench run")
     row = next(line for line in md.splitlines() if line.startswith("| this suite"))

@@ -1,4 +1,5 @@
-"""Comparative leaderboards from run records and baseline tables (pandas + tabulate).
+"""The table model of every leaderboard: rows from run records and baseline tables, Δ, relative
+gain, the paired test, and the notes that explain them, as data the renderers only format.
 
 Rows are (source, data, student, teacher, loss); columns are dataset x metric, shown as
 ``mean ± std (n)`` over seeds, then per dataset the change of the primary metric against the
@@ -9,18 +10,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
-from tabulate import tabulate
 
-from . import atomic
-from .api import SELECTED_NOTE, SELECTED_ROW_LABEL, BaselineTable
-from .coverage import ZERO_FILLED_MARK, ZERO_FILLED_NOTE
-from .records import row_label
+from ..api import SELECTED_NOTE, SELECTED_ROW_LABEL, BaselineTable
+from ..coverage import ZERO_FILLED_MARK, ZERO_FILLED_NOTE
+from ..records import row_label
 
 OURS = "this suite"
+#: the images a leaderboard page may show, in ``<stem>_files/``; only these are ever removed there
+GAIN_PNG = "relative_gain.png"
+TEACHER_PNG = "teacher_vs_gain.png"
+PLOT_FILES = (GAIN_PNG, TEACHER_PNG)
+#: the paired p-value below which a row is marked significant
+SIGNIFICANCE = 0.05
 
 
 @dataclass
@@ -187,7 +191,7 @@ def _deltas_against(long: pd.DataFrame, reference: str) -> pd.DataFrame:
     chosen = long[long["source"] == source]
     chosen = chosen[chosen["label"] == label] if label else chosen[chosen["baseline"]]
     if chosen.empty:
-        from .errors import ConfigError
+        from ..errors import ConfigError
 
         known = sorted({f"{s}:{lab}" if lab else s for s, lab in zip(long["source"], long["label"])})
         raise ConfigError(f"leaderboard reference '{reference}' matches no row; rows: {', '.join(known)}")
@@ -253,78 +257,71 @@ def _wide(board: Leaderboard) -> pd.DataFrame:
     return table.drop(columns=["_ours", "_base"]).reset_index(drop=True)
 
 
-def render_markdown(board: Leaderboard, title: str, command: str, note: str = "") -> str:
+def files_dir(stem: str) -> str:
+    """The folder, next to the page, of a leaderboard's images."""
+    return f"{stem}_files"
+
+
+def shown_table(board: Leaderboard) -> tuple[pd.DataFrame, list[tuple]]:
+    """The wide table every format shows (the label column dropped when no row has a label) and
+    each row's key."""
     wide = board.wide()
+    keys = [tuple(r[k] for k in ROW_KEYS) for _, r in wide.iterrows()]
     if "label" in wide and not wide["label"].astype(bool).any():
         wide = wide.drop(columns=["label"])
-    lines = [f"# {title}", ""]
-    lines.append(f"Produced by `{command}`. Cells show mean ± std over seeds (n = number of seeds).")
+    return wide, keys
+
+
+def smallest_p_values(board: Leaderboard) -> dict[tuple, float]:
+    """The smallest paired p-value of each row key."""
+    long = board.long
+    pvals: dict[tuple, float] = {}
+    if not long.empty and "p_value" in long:
+        for _, r in long[long["p_value"].notna()].iterrows():
+            key = tuple(r[k] for k in ROW_KEYS)
+            pvals[key] = min(pvals.get(key, math.inf), float(r["p_value"]))
+    return pvals
+
+
+@dataclass(frozen=True)
+class Note:
+    """One explanation under a leaderboard's title, as parts a renderer formats: ``text``, ``code``
+    (a literal: backticks in Markdown, ``<code>`` in HTML) and ``name`` (a metric name: plain in
+    Markdown, ``<code>`` in HTML)."""
+
+    parts: tuple[tuple[str, str], ...]
+    after_table: bool = False  # Markdown shows it under the table, next to the published tables
+
+    @classmethod
+    def from_markdown(cls, text: str, after_table: bool = False) -> "Note":
+        """A note written with `backticks` for its literals."""
+        pieces = text.split("`")
+        return cls(tuple(("code" if i % 2 else "text", piece) for i, piece in enumerate(pieces) if piece),
+                   after_table)
+
+
+def notes(board: Leaderboard, wide: pd.DataFrame) -> list[Note]:
+    """What the table needs explained, in order."""
+    out = [Note.from_markdown("Cells show mean ± std over seeds (n = number of seeds).")]
+    compare = (("text", "Δ and relative gain compare the primary metric ("), ("name", board.primary_text()))
     if board.reference:
-        lines.append(f"Δ and relative gain compare the primary metric ({board.primary_text()}) with the row `{board.reference}`.")
+        out.append(Note(compare + (("text", ") with the row "), ("code", board.reference), ("text", "."))))
     else:
-        lines.append(
-            f"Δ and relative gain compare the primary metric ({board.primary_text()}) with the row of the same "
-            "source, data and student that has teacher `none` and loss `none`."
-        )
+        out.append(Note(compare + (("text", ") with the row of the same source, data and student that has "
+                                            "teacher "), ("code", "none"), ("text", " and loss "),
+                                   ("code", "none"), ("text", "."))))
     if any(str(c).endswith("paired Δ") for c in wide.columns):
-        lines.append(
+        out.append(Note.from_markdown(
             "Paired Δ: mean ± std over seeds of (row − no-teacher row of the same seed), with how many "
-            "seeds improved, and the two-sided p-value of a paired t-test (no correction for the number of rows)."
-        )
-    kinds = sorted(set(wide.get("data", [])) - {"published"})
-    if any(k in ("synthetic", "simulated") for k in kinds):
-        lines.append(
+            "seeds improved, and the two-sided p-value of a paired t-test (no correction for the number of rows)."))
+    if set(wide["data"] if "data" in wide else []) & {"synthetic", "simulated"}:
+        out.append(Note.from_markdown(
             "Rows whose `data` is `synthetic` or `simulated` were computed on generated data or "
-            "simulated features: they show how methods behave, not what they score on real video."
-        )
+            "simulated features: they show how methods behave, not what they score on real video."))
     for mark, text in ((SELECTED_ROW_LABEL, SELECTED_NOTE), (ZERO_FILLED_MARK, ZERO_FILLED_NOTE)):
         if "label" in wide and wide["label"].astype(str).str.contains(mark, regex=False).any():
-            lines.append(text)
-    if note:
-        lines.append(note)
-    lines += ["", tabulate(wide, headers="keys", tablefmt="github", showindex=False, disable_numparse=True), ""]
-    if board.baselines:
-        if board.long["uncertain"].any():
-            lines.append("† the source of this published number could not be checked exactly (see the table's notes).")
-            lines.append("")
-        lines.append("Published tables:")
-        lines.append("")
-        for table in board.baselines:
-            lines.append(f"- **{table.name}**: {table.citation} {table.description}".rstrip())
-        lines.append("")
-    if board.failed:
-        lines.append(f"Failed cells ({len(board.failed)}):")
-        lines.append("")
-        for rec in board.failed:
-            lines.append(f"- `{rec['cell']['label']}` ({rec['run_id']}): {rec.get('error')}")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def write(board: Leaderboard, out_dir: Path, stem: str, title: str, command: str,
-          records: Iterable[dict[str, Any]] | None = None) -> list[Path]:
-    """``<stem>.md``, ``.csv``, ``.tex`` and ``.html`` with its plots in ``<stem>_files/``.
-
-    ``records`` (those the board was built from) give the plots their per-seed spread and teacher
-    scores. Everything is rendered in memory first, then each file is replaced atomically, the
-    images before the page that shows them and the page last: a failure leaves the old files.
-    """
-    from . import leaderboard_html
-
-    out_dir = Path(out_dir)
-    md = render_markdown(board, title, command)
-    csv = board.long.drop(columns=["text"], errors="ignore").to_csv(index=False, float_format="%.4f")
-    pages = leaderboard_html.render(board, stem, title, command, records)
-    files = out_dir / leaderboard_html.files_dir(stem)
-    images = [files / name for name in pages.images]
-    for path in images:
-        atomic.write_bytes(path, pages.images[path.name])
-    paths = [out_dir / f"{stem}.{ext}" for ext in ("md", "csv", "tex", "html")]
-    for path, text in zip(paths, (md, csv, pages.tex, pages.html)):
-        atomic.write_text(path, text)
-    for name in leaderboard_html.PLOT_FILES:  # plots this page no longer shows
-        if name not in pages.images:
-            (files / name).unlink(missing_ok=True)
-    if files.is_dir() and not any(files.iterdir()):
-        files.rmdir()
-    return paths + images
+            out.append(Note.from_markdown(text))
+    if not board.long.empty and board.long["uncertain"].any():
+        out.append(Note.from_markdown("† the source of this published number could not be checked exactly "
+                                      "(see the table's notes).", after_table=True))
+    return out

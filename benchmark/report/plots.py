@@ -1,7 +1,7 @@
 """Leaderboard plots (matplotlib, Agg, PNG): relative gain over the no-teacher row, and teacher
 accuracy against that gain.
 
-The per-seed numbers come from run records; a :class:`~benchmark.leaderboard.Leaderboard` keeps only
+The per-seed numbers come from run records; a :class:`~benchmark.report.model.Leaderboard` keeps only
 aggregates. PNG bytes depend on the input alone (no software or time stamp in the metadata), so an
 unchanged leaderboard rewrites identical images.
 """
@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
-from .records import row_label
+from ..records import row_label
+from .model import GAIN_PNG, OURS, TEACHER_PNG, Leaderboard
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-    from .leaderboard import Leaderboard
 
 #: relative gains the paper's abstract states over its AVT baseline, by dataset name in this suite
 HEADLINE_GAIN_PCT = {"egtea": 3.5, "epic55": 7.2}
@@ -32,7 +31,7 @@ _STYLE = {"font.size": 8, "axes.titlesize": 9, "legend.fontsize": 7, "figure.dpi
 
 
 def _row(rec: dict[str, Any]) -> dict[str, Any]:
-    """The leaderboard row a record belongs to (the same key rules as ``leaderboard.build``)."""
+    """The leaderboard row a record belongs to (the same key rules as :func:`benchmark.report.model.build`)."""
     cell = rec["cell"]
     scratch = (rec.get("teacher_info") or {}).get("init") == "scratch"
     return {
@@ -85,8 +84,6 @@ def summarize(board: Leaderboard, records: Iterable[dict[str, Any]] | None) -> p
                     teacher_score=("teacher_score", "mean"))
                .reset_index())
         return agg[SUMMARY_COLUMNS]
-    from .leaderboard import OURS
-
     long = board.long
     if long.empty or board.reference:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
@@ -204,3 +201,13 @@ def plot_teacher_vs_gain(summary: pd.DataFrame, primary: str) -> bytes | None:
         ax.set_ylabel(f"student relative gain in {primary} (%)")
         ax.legend(title="dataset, loss", loc="best")
         return _png(fig)
+
+
+def render_plots(board: Leaderboard, records: Iterable[dict[str, Any]] | None) -> dict[str, bytes]:
+    """The PNG of every plot the board has data for, by file name. ``records`` (those the board
+    was built from) give the per-seed gains and teacher scores; without them the gain plot shows
+    the table's ratio of means."""
+    summary = summarize(board, None if records is None else list(records))
+    drawn = {GAIN_PNG: plot_gains(summary, board.primary_text()),
+             TEACHER_PNG: plot_teacher_vs_gain(summary, board.primary_text())}
+    return {name: png for name, png in drawn.items() if png is not None}
