@@ -219,9 +219,12 @@ class FeatureSource(Component):
     def load(self, data: AnticipationData, split: str) -> np.ndarray:
         """Return float32 ``[N, T, D]`` for ``data.splits[split]``, in sample order.
 
-        A source may set ``self.last_info`` (a dict, e.g. counts of missing frames); it is
+        A source may assign ``self.last_info`` (a dict, e.g. counts of missing frames); it is
         copied into the record of every cell that uses these features."""
         raise NotImplementedError
+
+    #: what the last :meth:`load` reported (assigned a new dict by each load, never mutated)
+    last_info: dict[str, Any] = {}
 
     def inspect(self, data: AnticipationData, split: str, sample: int = 256) -> FeatureReport:
         """What ``bench data doctor`` can tell about ``split`` without training: coverage of the
@@ -240,6 +243,10 @@ class Teacher(Component):
     provides_features: ClassVar[bool] = False
     #: "text" for language-model teachers, "ids" for teachers reading action ids only
     input_kind: ClassVar[str] = "text"
+    #: set by the runner before :meth:`fit`: the plugin registries (to build a corpus or another
+    #: component by name) and the data folder (annotation files a corpus may read)
+    plugins: Any = None
+    data_dir: Path | None = None
 
     def fit(self, data: AnticipationData, accelerator: Any, seed: int) -> None:
         raise NotImplementedError
@@ -388,6 +395,11 @@ class Launcher(Component):
     """Executes cells: in this process, in subprocesses, on a cluster..."""
 
     kind = "launcher"
+
+    #: set by the runner before :meth:`launch`: the :class:`~benchmark.runner.Runner` whose
+    #: ``execute`` is given (launchers that run cells in other processes need its folders,
+    #: plugin folders and cell locks)
+    runner: Any = None
 
     def launch(self, jobs: Iterable[Any], execute: Callable[[Any], dict]) -> Iterator[dict]:
         """Run ``execute(job)`` for every job and yield each resulting record."""

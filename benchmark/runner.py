@@ -92,6 +92,8 @@ class Runner:
         self.progress = progress
         #: fit the teacher in every cell that needs one, bypassing the cache (to measure what it saves)
         self.refit_teachers = refit_teachers
+        #: seconds a cell lock waits for a stale holder (None: the lock's default)
+        self.lock_timeout_s: float | None = None
         self._fingerprints: dict[str, str] = {}
         self.unavailable_features: dict[str, str] = {}  # feature source -> why (plan without files)
         self._data: dict[str, AnticipationData] = {}
@@ -159,6 +161,7 @@ class Runner:
         echo = echo or (lambda line: print(line, file=sys.stderr))
         jobs = self.plan(matrix)
         launcher = self.make_launcher(launcher_options)
+        launcher.runner = self
         summary = Summary(jobs)
         todo = []
         for job in jobs:
@@ -199,7 +202,7 @@ class Runner:
     def cell_lock(self, run_id: str) -> CellLock:
         """The lock of one cell (``runs/_locks/<run_id>.lock``); ``lock_timeout_s`` overrides
         ``BENCH_LOCK_TIMEOUT_S``."""
-        return CellLock(self.store.lock_path(run_id), timeout_s=getattr(self, "lock_timeout_s", None))
+        return CellLock(self.store.lock_path(run_id), timeout_s=self.lock_timeout_s)
 
     def make_launcher(self, options: dict[str, Any] | None = None) -> Any:
         """The launcher named at construction, its Config built from ``options``."""
@@ -414,10 +417,10 @@ class Runner:
                 for split in ("train", "val"):
                     fs.last_info = {}
                     arrays[split] = fs.load(data, split)
-                    info[split] = dict(getattr(fs, "last_info", {}) or {})
+                    info[split] = dict(fs.last_info or {})
                 return arrays, info
 
-            if getattr(fs, "disk_cache", False):
+            if fs.disk_cache:
                 content = {"feature_source": cell.components["feature_source"], "version": fs.version,
                            "config": cell.configs["feature_source"], "dataset_fingerprint": data.fingerprint}
                 arrays, info, _ = self.feature_cache.get_or_compute(content, ("train", "val"), compute)
@@ -425,6 +428,12 @@ class Runner:
                 arrays, info = compute()
             self._features[key] = (arrays, info)
         return self._features[key]
+
+    def teacher(self, cell: Cell) -> Any:
+        """A fresh teacher of the cell, given what :class:`~benchmark.api.Teacher` declares."""
+        teacher = self.component(cell, "teacher")
+        teacher.plugins, teacher.data_dir = self.plugins, self.data_dir
+        return teacher
 
     def teacher_content(self, cell: Cell, dataset_fingerprint: str) -> dict[str, Any]:
         """What the teacher cache key of a cell's teacher hashes."""
@@ -440,12 +449,10 @@ class Runner:
 
     def teacher_outputs(self, cell: Cell, data: AnticipationData, accelerator: Any,
                         log: logging.Logger) -> tuple[dict[str, TeacherOutput] | None, dict[str, Any]]:
-        teacher = self.component(cell, "teacher")
+        teacher = self.teacher(cell)
         if teacher.is_null:
             return None, {}
         content = self.teacher_content(cell, data.fingerprint)
-
-        teacher.plugins, teacher.data_dir = self.plugins, self.data_dir  # for corpora and the like
 
         def compute() -> dict[str, TeacherOutput]:
             from accelerate.utils import set_seed
@@ -524,8 +531,7 @@ class Runner:
             sub = dataclasses.replace(data, splits={"train": [s for s in train if fold_of[s.video] != f],
                                                     "val": [train[i] for i in held]}, split_timelines={})
             log.info("cross-fitting teacher %s: fold %d/%d (%d held-out samples)", cell.teacher, f + 1, folds, len(held))
-            teacher = self.component(cell, "teacher")
-            teacher.plugins, teacher.data_dir = self.plugins, self.data_dir
+            teacher = self.teacher(cell)
             set_seed(cell.train["teacher_seed"] + f + 1)
             teacher.fit(sub, accelerator, cell.train["teacher_seed"] + f + 1)
             out = teacher.predict(sub, "val", accelerator)

@@ -54,13 +54,13 @@ def _parent_death_signal() -> Callable[[], None] | None:
     return lambda: prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
 
 
-def runner_of(execute: Callable[[Any], dict]) -> Any:
-    """The :class:`~benchmark.runner.Runner` whose ``execute`` the launcher was given: launchers
-    that run cells elsewhere need its folders and plugin folders, not the callable."""
-    runner = getattr(execute, "__self__", None)
-    if runner is None or not hasattr(runner, "store") or not hasattr(runner, "plugins"):
-        raise ConfigError("this launcher runs cells in other processes: pass it Runner.execute (as Runner.run does)")
-    return runner
+def runner_of(launcher: Launcher) -> Any:
+    """The runner a launcher that runs cells in other processes was given
+    (:attr:`benchmark.api.Launcher.runner`)."""
+    if launcher.runner is None:
+        raise ConfigError(f"launcher '{launcher.name}' runs cells in other processes: set its runner "
+                          "before launch (Runner.run does)")
+    return launcher.runner
 
 
 def free_port() -> int:
@@ -299,5 +299,5 @@ class ProcessLauncher(Launcher):
         return [{}]
 
     def launch(self, jobs: Iterable[Any], execute: Callable[[Any], dict]) -> Iterator[dict]:
-        pool = ProcessPool(runner_of(execute), self.command, self.slots(), self.config.timeout_s, self.environment())
+        pool = ProcessPool(runner_of(self), self.command, self.slots(), self.config.timeout_s, self.environment())
         yield from pool.run(jobs)

@@ -117,7 +117,7 @@ class SubmititLauncher(Launcher):
     def launch(self, jobs: Iterable[Any], execute: Callable[[Any], dict]) -> Iterator[dict]:
         from benchmark.worker import lock_cell, write_job_file
 
-        runner = runner_of(execute)
+        runner = runner_of(self)
         cfg = self.config
         folder = Path(cfg.folder) if cfg.folder else Path(runner.store.root) / "_submitit"
         executor = self.executor(folder.resolve() / "%j")

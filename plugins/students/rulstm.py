@@ -52,7 +52,7 @@ class RULSTMStudent(Student):
 
     def branches(self, input_dim: int) -> dict[str, tuple[int, int]]:
         """Column range of each branch: the chosen modalities of the layout, or all columns."""
-        info = getattr(self, "input_info", None) or {}
+        info = self.input_info or {}
         layout = self.feature_layout or info.get("layout") or {}
         wanted = list(self.config.modalities) or list(layout)
         where = f"components.student.{self.name}.modalities"

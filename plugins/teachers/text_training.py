@@ -314,7 +314,7 @@ def corpus_lines(teacher: Any, data: AnticipationData) -> list[str]:
     c = teacher.config
     if not c.pretrain_corpus:
         return []
-    plugins = getattr(teacher, "plugins", None)
+    plugins = teacher.plugins
     if plugins is None:
         from benchmark.plugin_manager import get_plugins
 
@@ -323,7 +323,7 @@ def corpus_lines(teacher: Any, data: AnticipationData) -> list[str]:
 
     cls = plugins.get("corpus", c.pretrain_corpus, f"teacher {teacher.name}: pretrain_corpus")
     corpus = cls(build_config(cls.Config, c.pretrain_corpus_config, f"teacher {teacher.name}: pretrain_corpus_config"))
-    return [line for line in corpus.lines(data, getattr(teacher, "data_dir", None)) if line.strip()]
+    return [line for line in corpus.lines(data, teacher.data_dir) if line.strip()]
 
 
 def fit_text_teacher(teacher: Any, data: AnticipationData, accelerator: Any, seed: int) -> TextTeacherState:

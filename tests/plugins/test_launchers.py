@@ -231,3 +231,15 @@ def test_submitit_local_executor_runs_a_small_matrix(tmp_path):
     bad = records["exit-student/0"]
     assert bad["status"] == "failed" and "ended without writing a record" in bad["error"]
     assert any((tmp_path / "slurm").rglob("*_log.out")) and _no_locks_left(tmp_path)
+
+
+def test_a_launcher_without_its_runner_says_so():
+    from benchmark.config import build_config
+    from benchmark.errors import ConfigError
+    from benchmark.plugin_manager import get_plugins
+
+    cls = get_plugins().get("launcher", "process")
+    launcher = cls(build_config(cls.Config, {}, "test"))
+    assert launcher.runner is None  # declared on benchmark.api.Launcher, set by Runner.run
+    with pytest.raises(ConfigError, match="launcher 'process' runs cells in other processes: set its runner"):
+        list(launcher.launch([object()], lambda job: {}))
