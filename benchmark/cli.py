@@ -12,6 +12,7 @@ from . import __version__
 from .arguments import PROFILES, add_matrix_args, add_plugin_args, load_plugins, load_plugins_and_matrix
 from .errors import ConfigError, DownloadError, PluginError
 from .matrix import select_cells
+from .status import should_run
 
 if TYPE_CHECKING:
     from .download import RemoteFile
@@ -361,7 +362,7 @@ def _report_interrupt(runner: Any, matrix: Any, args: argparse.Namespace) -> Non
     except KeyboardInterrupt:  # a second Ctrl-C: report what is known
         jobs = []
     not_started = [j for j in jobs if j.run_id not in skip and (
-        args.force or j.status == "pending" or (args.rerun_failed and j.status == "failed"))]
+        should_run(j.status, args.force, args.rerun_failed))]
 
     def show(title: str, labels: list[str]) -> None:
         print(f"  {title} ({len(labels)})" + (":" if labels else ""), file=sys.stderr)

@@ -26,6 +26,7 @@ from .locks import CellLock
 from .matrix import Cell, Matrix
 from .plugin_manager import Plugins
 from .runid import SCHEMA_VERSION, canonical_json, identity, run_id
+from .status import NOT_RUN, RECORDED_ELSEWHERE, claim, should_run
 from .store import RunStore
 from .teacher_cache import TeacherCache
 from .threads import fixed_threads
@@ -165,7 +166,7 @@ class Runner:
         summary = Summary(jobs)
         todo = []
         for job in jobs:
-            if force or job.status == "pending" or (rerun_failed and job.status == "failed"):
+            if should_run(job.status, force, rerun_failed):
                 todo.append(job)
             else:
                 summary.skipped.append(job)
@@ -222,12 +223,13 @@ class Runner:
         if _world_size() <= 1 and not locks.inherited(self.store.lock_path(job.run_id)):
             lock = self.cell_lock(job.run_id)
         journal = self.journal
-        if lock is not None and not lock.acquire():
-            holder = lock.owner.describe() if lock.owner else "holder unknown"
-            return self._not_run(job, RUNNING_ELSEWHERE, f"running elsewhere ({holder})")
+        elsewhere = claim(job, lock, self.store)
+        if elsewhere is not None:
+            if lock is not None and elsewhere["status"] == RECORDED_ELSEWHERE:
+                lock.release()
+            journal.elsewhere.append(elsewhere)
+            return elsewhere
         try:
-            if job.status == "pending" and self.store.status(job.run_id) != "pending":
-                return self._not_run(job, RECORDED_ELSEWHERE, "recorded by another runner meanwhile")
             journal.current = job
             record = self._execute_locked(job, lock)
             journal.finished.append(record)
@@ -239,16 +241,6 @@ class Runner:
             journal.current = None
             if lock is not None:
                 lock.release()
-
-    def _not_run(self, job: Job, status: str, reason: str) -> dict[str, Any]:
-        """The (unwritten) result of a cell this runner left to another one."""
-        cell = job.cell
-        result = {"run_id": job.run_id, "status": status, "error": reason, "matrix": cell.matrix,
-                  "cell": {**cell.axes, "feature_source": cell.feature_source, "label": cell.label,
-                           "baseline": cell.baseline},
-                  "metrics": {}, "timings": {"total_s": 0.0}}
-        self.journal.elsewhere.append(result)
-        return result
 
     def _execute_locked(self, job: Job, lock: CellLock | None) -> dict[str, Any]:
         from accelerate import Accelerator
@@ -658,12 +650,6 @@ def step_labels(data: AnticipationData, split: str) -> np.ndarray:
                     out[i, j] = seg.action
                     break
     return out
-
-
-RUNNING_ELSEWHERE = "running_elsewhere"
-RECORDED_ELSEWHERE = "recorded_elsewhere"
-#: statuses of cells a runner left to another runner (returned by execute, never written)
-NOT_RUN = (RUNNING_ELSEWHERE, RECORDED_ELSEWHERE)
 
 
 @dataclass

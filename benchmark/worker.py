@@ -23,6 +23,7 @@ from typing import Any, Sequence
 from . import atomic
 from .errors import ConfigError, DataError
 from .locks import INHERITED_ENV
+from .status import NOT_RUN, RECORDED_ELSEWHERE, claim, should_run
 
 JOB_FILE = "job.json"
 #: stdout and stderr of a launched cell (every rank), next to its record
@@ -30,7 +31,6 @@ WORKER_LOG = "worker.log"
 JOB_FORMAT = 1
 #: exit status of a worker that left its cell to another runner (locked by it, or recorded by it)
 EXIT_NOT_RUN = 75
-NOT_RUN = ("running_elsewhere", "recorded_elsewhere")
 
 
 def plugin_dirs(plugins: Any) -> list[str]:
@@ -95,30 +95,17 @@ def read_job_file(path: Path) -> dict[str, Any]:
     return spec
 
 
-def not_run(job: Any, status: str, reason: str) -> dict[str, Any]:
-    """The result (never written as a record) for a cell left to another runner."""
-    cell = job.cell
-    return {"run_id": job.run_id, "status": status, "error": reason, "matrix": cell.matrix,
-            "cell": {**cell.axes, "feature_source": cell.feature_source, "label": cell.label,
-                     "baseline": cell.baseline},
-            "metrics": {}, "timings": {"total_s": 0.0}}
-
-
 def lock_cell(runner: Any, job: Any) -> tuple[Any, dict[str, Any] | None]:
     """Take ``job``'s cell lock in the launching process: ``(lock, None)``, or ``(None, result)``
     when another runner holds the cell or recorded it since planning (as ``Runner.execute`` does
     for cells it runs itself). ``(None, None)`` when the runner has no locks."""
-    make = getattr(runner, "cell_lock", None)
-    if make is None:
-        return None, None
-    lock = make(job.run_id)
-    if not lock.acquire():
-        holder = lock.owner.describe() if getattr(lock, "owner", None) else "holder unknown"
-        return None, not_run(job, "running_elsewhere", f"running elsewhere ({holder})")
-    if job.status == "pending" and runner.store.status(job.run_id) != "pending":
+    lock = runner.cell_lock(job.run_id)
+    elsewhere = claim(job, lock, runner.store)
+    if elsewhere is None:
+        return lock, None
+    if elsewhere["status"] == RECORDED_ELSEWHERE:
         lock.release()
-        return None, not_run(job, "recorded_elsewhere", "recorded by another runner meanwhile")
-    return lock, None
+    return None, elsewhere
 
 
 def _use_cpu_backend_if_needed() -> None:
@@ -245,7 +232,7 @@ def plan(argv: Sequence[str]) -> int:
         matrix.cells = cells
         runner = Runner(plugins, args.runs_dir, data_dir=args.data_dir, cache_dir=args.cache_dir, progress=False)
         for job in runner.plan(matrix):
-            if args.force or job.status == "pending" or (args.rerun_failed and job.status == "failed"):
+            if should_run(job.status, args.force, args.rerun_failed):
                 print(write_job_file(runner, job, drop_stale=False).resolve())
     except ConfigError as exc:
         print(f"bench worker: error: {exc}", file=sys.stderr)

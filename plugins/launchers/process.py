@@ -194,13 +194,14 @@ class ProcessPool:
                 item.lock.release()
 
     def _record(self, item: _Running) -> dict[str, Any]:
-        from benchmark.worker import EXIT_NOT_RUN, log_tail, not_run, record_failure
+        from benchmark.status import RUNNING_ELSEWHERE, not_run
+        from benchmark.worker import EXIT_NOT_RUN, log_tail, record_failure
 
         record = self.runner.store.read_record(item.job.run_id)
         if record is not None:  # the worker finished the cell (ok or failed) and wrote its record
             return record
         if item.proc.returncode == EXIT_NOT_RUN:  # another runner took the cell meanwhile
-            return not_run(item.job, "running_elsewhere", "left to another runner by the worker")
+            return not_run(item.job, RUNNING_ELSEWHERE, "left to another runner by the worker")
         tail = log_tail(item.log_path)
         if item.timed_out:
             reason = f"time budget exceeded (timeout_s={self.timeout_s:g}); the worker was killed"
