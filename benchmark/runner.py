@@ -25,7 +25,8 @@ from .feature_cache import FeatureCache
 from .locks import CellLock
 from .matrix import Cell, Matrix
 from .plugin_manager import Plugins
-from .runid import SCHEMA_VERSION, canonical_json, identity, run_id
+from .records import new_record
+from .runid import canonical_json, identity, run_id
 from .status import NOT_RUN, RECORDED_ELSEWHERE, claim, should_run
 from .store import RunStore
 from .teacher_cache import TeacherCache
@@ -259,26 +260,7 @@ class Runner:
         if lock is not None and lock.broken:
             log.warning("took over a stale lock: %s", lock.broken)
         timings: dict[str, Any] = {}
-        record: dict[str, Any] = {
-            "run_id": job.run_id,
-            "schema_version": SCHEMA_VERSION,
-            "suite_version": __version__,
-            "status": "failed",
-            "error": None,
-            "matrix": cell.matrix,
-            "cell": {**cell.axes, "feature_source": cell.feature_source, "label": cell.label,
-                     "baseline": cell.baseline},
-            "components": cell.components,
-            "configs": cell.configs,
-            "train": cell.train,
-            "versions": job.identity["versions"],
-            "dataset_fingerprint": job.identity["dataset_fingerprint"],
-            "seeds": {"student": cell.seed, "teacher": cell.train["teacher_seed"]},
-            "metrics": {},
-            "higher_is_better": {},
-            "teacher_metrics": {},
-            "timings": timings,
-        }
+        record: dict[str, Any] = {**new_record(job), "timings": timings}
         try:
             accelerator = Accelerator(cpu=bool(cell.train["cpu"]), mixed_precision=cell.train["mixed_precision"],
                                       **tracking.accelerator_kwargs(cell.train, run_dir))

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 from . import atomic
 from .errors import ConfigError, DataError
 from .locks import INHERITED_ENV
+from .records import new_record
 from .status import NOT_RUN, RECORDED_ELSEWHERE, claim, should_run
 
 JOB_FILE = "job.json"
@@ -150,29 +151,10 @@ def failed_record(job: Any, error: str, elapsed_s: float, started: datetime | No
                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The record a launcher writes for a cell whose process ended without writing one (crash,
     signal, time budget). Same keys as :meth:`Runner.execute`'s records, no metrics."""
-    from . import __version__
-    from .runid import SCHEMA_VERSION
-
-    cell = job.cell
     now = datetime.now(timezone.utc)
     return {
-        "run_id": job.run_id,
-        "schema_version": SCHEMA_VERSION,
-        "suite_version": __version__,
-        "status": "failed",
-        "error": error.splitlines()[0][:500] if error else "worker ended without a record",
-        "matrix": cell.matrix,
-        "cell": {**cell.axes, "feature_source": cell.feature_source, "label": cell.label, "baseline": cell.baseline},
-        "components": cell.components,
-        "configs": cell.configs,
-        "train": cell.train,
-        "versions": job.identity.get("versions", {}),
-        "dataset_fingerprint": job.identity.get("dataset_fingerprint", ""),
+        **new_record(job, error.splitlines()[0][:500] if error else "worker ended without a record"),
         "feature_fingerprint": job.identity.get("feature_fingerprint", ""),
-        "seeds": {"student": cell.seed, "teacher": cell.train.get("teacher_seed")},
-        "metrics": {},
-        "higher_is_better": {},
-        "teacher_metrics": {},
         "timings": {"total_s": round(elapsed_s, 3)},
         "started_at": (started or now).isoformat(),
         "ended_at": now.isoformat(),
