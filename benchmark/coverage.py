@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .checks import Finding
 from .errors import DataError
 from .settings import setting
 
@@ -59,6 +60,18 @@ class Coverage:
         if len(self.examples) < EXAMPLES:
             self.examples.append(key)
 
+    def exceeds(self, limit: float) -> bool:
+        """Whether more than ``limit`` (a share) of the needed frames is missing."""
+        return self.fraction > limit
+
+    def finding(self, limit: float, where: str, found: str) -> Finding:
+        """The ``bench data doctor`` line: ``error`` above ``limit``, ``warning`` below it with
+        frames missing, ``ok`` with ``found`` otherwise."""
+        if not self.missing:
+            return Finding("ok", f"{where}{found}")
+        level = "error" if self.exceeds(limit) else "warning"
+        return Finding(level, f"{where}{self.describe()}; the limit is {percent(limit)}")
+
     def describe(self) -> str:
         """``12 of 101,298 frames missing (0.0118 %), e.g. a, b, c``."""
         text = f"{self.missing:,} of {self.needed:,} frames missing ({percent(self.fraction)})"
@@ -74,7 +87,7 @@ def enforce(source: str, coverage: Coverage, config: CoverageConfig) -> None:
     the config allows; the message names the split, the modality, the count, the share and
     example keys."""
     limit = config.missing_limit()
-    if coverage.fraction <= limit:
+    if not coverage.exceeds(limit):
         return
     key = "max_zero_filled" if config.missing == "zeros" else "max_missing"
     hint = ("" if config.missing == "zeros" else

@@ -27,7 +27,7 @@ from .matrix import Cell, Matrix
 from .plugin_manager import Plugins
 from .records import new_record
 from .runid import canonical_json, identity, run_id
-from .status import NOT_RUN, RECORDED_ELSEWHERE, claim, should_run
+from .status import NOT_RUN, OK, claim, should_run
 from .store import RunStore
 from .teacher_cache import TeacherCache
 from .threads import fixed_threads
@@ -57,7 +57,7 @@ class Summary:
 
     @property
     def failed(self) -> list[dict[str, Any]]:
-        return [r for r in self.executed if r.get("status") not in ("ok", *NOT_RUN)]
+        return [r for r in self.executed if r.get("status") not in (OK, *NOT_RUN)]
 
     @property
     def elsewhere(self) -> list[dict[str, Any]]:
@@ -226,8 +226,6 @@ class Runner:
         journal = self.journal
         elsewhere = claim(job, lock, self.store)
         if elsewhere is not None:
-            if lock is not None and elsewhere["status"] == RECORDED_ELSEWHERE:
-                lock.release()
             journal.elsewhere.append(elsewhere)
             return elsewhere
         try:

@@ -35,12 +35,14 @@ def not_run(job: "Job", status: str, reason: str) -> dict[str, Any]:
 
 
 def claim(job: "Job", lock: "CellLock | None", store: "RunStore") -> dict[str, Any] | None:
-    """None when this runner may run ``job`` (taking ``lock`` when there is one), else the
-    not-run result: another runner holds the cell, or recorded it since this one planned. The
-    caller releases a taken lock."""
+    """None when this runner may run ``job`` (``lock``, when there is one, taken: the caller
+    releases it after the cell), else the not-run result, with no lock held: another runner
+    holds the cell, or recorded it since this one planned."""
     if lock is not None and not lock.acquire():
         holder = lock.owner.describe() if lock.owner else "holder unknown"
         return not_run(job, RUNNING_ELSEWHERE, f"running elsewhere ({holder})")
     if job.status == PENDING and store.status(job.run_id) != PENDING:
+        if lock is not None:
+            lock.release()
         return not_run(job, RECORDED_ELSEWHERE, "recorded by another runner meanwhile")
     return None

@@ -24,7 +24,7 @@ from . import atomic
 from .errors import ConfigError, DataError
 from .locks import INHERITED_ENV
 from .records import new_record
-from .status import NOT_RUN, RECORDED_ELSEWHERE, claim, should_run
+from .status import NOT_RUN, claim, should_run
 
 JOB_FILE = "job.json"
 #: stdout and stderr of a launched cell (every rank), next to its record
@@ -99,14 +99,10 @@ def read_job_file(path: Path) -> dict[str, Any]:
 def lock_cell(runner: Any, job: Any) -> tuple[Any, dict[str, Any] | None]:
     """Take ``job``'s cell lock in the launching process: ``(lock, None)``, or ``(None, result)``
     when another runner holds the cell or recorded it since planning (as ``Runner.execute`` does
-    for cells it runs itself). ``(None, None)`` when the runner has no locks."""
+    for cells it runs itself); a lock given up is released."""
     lock = runner.cell_lock(job.run_id)
     elsewhere = claim(job, lock, runner.store)
-    if elsewhere is None:
-        return lock, None
-    if elsewhere["status"] == RECORDED_ELSEWHERE:
-        lock.release()
-    return None, elsewhere
+    return (lock, None) if elsewhere is None else (None, elsewhere)
 
 
 def _use_cpu_backend_if_needed() -> None:

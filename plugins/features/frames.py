@@ -29,7 +29,7 @@ import numpy as np
 
 from benchmark.api import AnticipationData, FeatureSource
 from benchmark.checks import FeatureReport, Finding
-from benchmark.coverage import Coverage, CoverageConfig, enforce_info, info_entries, percent
+from benchmark.coverage import Coverage, CoverageConfig, enforce_info, info_entries
 from benchmark.errors import ConfigError, DataError
 from benchmark.frame_layout import check_template, decode, frame_relpath
 from benchmark.settings import setting
@@ -126,13 +126,9 @@ class FrameFeatures(FeatureSource):
         for (video, frame), (path, _) in zip(keys, resolved):
             if path is None:
                 coverage.note_missing(frame_relpath(self.config.template, video, frame))
-        limit = self.config.missing_limit()
-        if coverage.missing:
-            level = "error" if coverage.fraction > limit else "warning"
-            findings = [Finding(level, f"{coverage.describe()}; the limit is {percent(limit)}")]
-        else:
-            findings = [Finding("ok", f"{len(keys):,} frame files found"
-                                + (f", {coverage.searched_back:,} only by the search back" if coverage.searched_back else ""))]
+        found = f"{len(keys):,} frame files found" + (
+            f", {coverage.searched_back:,} only by the search back" if coverage.searched_back else "")
+        findings = [coverage.finding(self.config.missing_limit(), "", found)]
         present = [p for p, _ in resolved if p is not None]
         picked = present[:: max(1, len(present) // min(16, max(1, sample)))][:16]
         broken = []

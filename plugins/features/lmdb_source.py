@@ -24,7 +24,7 @@ import numpy as np
 
 from benchmark.api import AnticipationData, FeatureSource
 from benchmark.checks import FeatureReport, Finding
-from benchmark.coverage import Coverage, CoverageConfig, enforce_info, info_entries, percent
+from benchmark.coverage import Coverage, CoverageConfig, enforce_info, info_entries
 from benchmark.errors import ConfigError, DataError
 from benchmark.frame_layout import frame_key
 from benchmark.settings import setting
@@ -198,15 +198,10 @@ class LMDBFeatures(FeatureSource):
                 elif row % every == 0 and len(values) < sample:
                     values.append(np.frombuffer(bytes(value), dtype=dtype).astype(np.float32))
         where = f"modality '{modality}'"
-        limit = self.config.missing_limit()
         found = f"{len(keys) - coverage.missing:,} of {len(keys):,} frames found"
         if coverage.searched_back:
             found += f", {coverage.searched_back:,} of them only by the search back (up to {self.config.search_back} frames)"
-        if coverage.missing:
-            level = "error" if coverage.fraction > limit else "warning"
-            out = [Finding(level, f"{where}: {coverage.describe()}; the limit is {percent(limit)}")]
-        else:
-            out = [Finding("ok", f"{where}: {found}")]
+        out = [coverage.finding(self.config.missing_limit(), f"{where}: ", found)]
         if wrong:
             out.append(Finding("error", f"{where}: {len(wrong):,} values are not {dim} x {dtype.name}, e.g. "
                                         f"{wrong[0][0]} has {wrong[0][1]} bytes"))

@@ -56,7 +56,7 @@ class RULSTMStudent(Student):
         layout = self.feature_layout or info.get("layout") or {}
         wanted = list(self.config.modalities) or list(layout)
         where = f"components.student.{self.name}.modalities"
-        missing = [m for m in wanted if m not in layout]
+        missing = self._absent(wanted, layout)
         if missing:
             raise ConfigError(f"{where}: {missing} not in the feature layout {sorted(layout)}")
         if not wanted or (len(wanted) == 1 and not self.config.modalities):
@@ -69,9 +69,14 @@ class RULSTMStudent(Student):
             out[m] = (lo, hi)
         return out
 
+    @staticmethod
+    def _absent(modalities: list[str], layout: dict[str, Any]) -> list[str]:
+        """The branches the features' layout lacks."""
+        return [m for m in modalities if m not in layout]
+
     def input_problem(self, info: dict[str, Any]) -> str | None:
         layout = info.get("layout") or {}
-        missing = [m for m in self.config.modalities if m not in layout]
+        missing = self._absent(list(self.config.modalities), layout)
         if missing:
             return f"student {self.name}: branches {missing} are not in the feature layout {sorted(layout)}"
         return None

@@ -27,6 +27,9 @@ class FakeLock:
         self.taken = self.free
         return self.free
 
+    def release(self) -> None:
+        self.taken = False
+
 
 def job(recorded: str = "pending"):
     cell = SimpleNamespace(matrix="m", axes={"dataset": "d", "teacher": "t", "student": "s", "loss": "l", "seed": 0},
@@ -47,6 +50,8 @@ def test_claim_leaves_a_held_cell_and_one_recorded_meanwhile():
     held = status.claim(job(), FakeLock(False), store("pending"))
     assert held["status"] == status.RUNNING_ELSEWHERE and held["error"] == "running elsewhere (pid 7 on host-x)"
     assert held["cell"]["label"] == "d/t/s/l/0" and held["metrics"] == {}
-    recorded = status.claim(job(), FakeLock(True), store("ok"))
+    lock = FakeLock(True)
+    recorded = status.claim(job(), lock, store("ok"))
     assert recorded["status"] == status.RECORDED_ELSEWHERE
+    assert not lock.taken  # given up: released by claim, not left to the caller
     assert status.claim(job("failed"), None, store("failed")) is None  # a rerun of a failed cell
