@@ -254,6 +254,11 @@ class Teacher(Component):
     def predict(self, data: AnticipationData, split: str, accelerator: Any) -> TeacherOutput:
         raise NotImplementedError
 
+    def describe(self) -> dict[str, Any]:
+        """What the teacher's record says about the fitted teacher (``teacher_info``), e.g. the
+        checkpoint it loaded; read after :meth:`fit`."""
+        return {}
+
 
 class Student(Component):
     """A vision model: observed features ``[B, T, D]`` -> next-action logits."""
@@ -396,7 +401,7 @@ class Launcher(Component):
 
     kind = "launcher"
 
-    #: set by the runner before :meth:`launch`: the :class:`~benchmark.runner.Runner` whose
+    #: set by the runner before :meth:`launch`: the :class:`~benchmark.run.Runner` whose
     #: ``execute`` is given (launchers that run cells in other processes need its folders,
     #: plugin folders and cell locks)
     runner: Any = None

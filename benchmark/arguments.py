@@ -1,5 +1,5 @@
 """The command-line arguments that name plugins and a matrix, shared by `bench` and by
-``python -m benchmark.worker plan``, and loading what they name."""
+``python -m benchmark.run.worker plan``, and loading what they name."""
 from __future__ import annotations
 
 import argparse

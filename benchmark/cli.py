@@ -209,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .runner import Runner
+    from .run import Runner
 
     plugins, matrix = load_plugins_and_matrix(args)
     runner = Runner(plugins, Path("runs"), data_dir=args.data_dir)
@@ -239,7 +239,7 @@ def _print_resolved(plugins: Any, jobs: list[Any], as_json: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import Runner
+    from .run import Runner
 
     plugins, full = load_plugins_and_matrix(args)
     import copy
@@ -387,7 +387,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
     if args.matrix:
         from .matrix import load_matrix
-        from .runner import Runner
+        from .run import Runner
 
         plugins = load_plugins(args)
         matrix = load_matrix(args.matrix, plugins, args.overrides)
@@ -453,7 +453,7 @@ def write_matrix_leaderboard(plugins: Any, runner: Any, matrix: Any, out_dir: Pa
 def cmd_teachers(args: argparse.Namespace) -> int:
     """Teachers alone with oracle history: next-action metrics on val, next to published ones."""
     from . import report
-    from .runner import Runner
+    from .run import Runner
 
     plugins, matrix = load_plugins_and_matrix(args)
     runner = Runner(plugins, args.runs_dir, data_dir=args.data_dir, cache_dir=args.cache_dir)
@@ -498,7 +498,7 @@ def cmd_baselines(args: argparse.Namespace) -> int:
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from . import report
-    from .runner import Runner
+    from .run import Runner
     from .store import RunStore
 
     plugins = load_plugins(args)
@@ -562,7 +562,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 def _data_dir(args: argparse.Namespace) -> Path:
     if args.data_dir is not None:
         return args.data_dir
-    from .runner import default_data_dir
+    from .run import default_data_dir
 
     return default_data_dir()
 
@@ -600,7 +600,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 def _data_doctor(args: argparse.Namespace) -> int:
     from . import doctor
     from .checks import exit_code
-    from .runner import Runner
+    from .run import Runner
 
     if args.sample < 1:
         raise ConfigError(f"--sample: expected >= 1, got {args.sample}")

@@ -25,7 +25,7 @@ from .runid import canonical_json
 if TYPE_CHECKING:
     from .api import AnticipationData
     from .matrix import Cell, Matrix
-    from .runner import Runner
+    from .run import Runner
 
 
 def diagnose(runner: "Runner", matrix: "Matrix", cheap_only: bool = False, sample: int = 256) -> list[Check]:
@@ -95,13 +95,13 @@ def metric_checks(runner: "Runner", cell: "Cell", data: "AnticipationData") -> l
 
 
 def teacher_checks(runner: "Runner", cells: list["Cell"], data: "AnticipationData") -> list[Check]:
-    from .runner import split_uids
+    from .run.inputs import split_uids
 
     out = []
     teachers = [c for c in cells if not runner.plugins.get("teacher", c.components["teacher"]).is_null]
     for cell in _first(teachers, lambda c: (c.components["teacher"], c.configs["teacher"], c.train["teacher_seed"],
                                             c.train.get("teacher_cross_fit", 0), c.train["teacher_threads"])):
-        key = runner.cache.key(runner.teacher_content(cell, data.fingerprint))
+        key = runner.cache.key(runner.teachers.content(cell, data.fingerprint))
         subject = f"{cell.dataset}/{cell.teacher}"
         if runner.cache.load(key) is None:
             out.append(Check("teacher-cache", subject, "ok", "not fitted yet: the first cell that needs it fits it"))
@@ -122,7 +122,7 @@ def teacher_checks(runner: "Runner", cells: list["Cell"], data: "AnticipationDat
 def feature_checks(runner: "Runner", cells: list["Cell"], data: "AnticipationData", sample: int) -> list[Check]:
     out: list[Check] = []
     for cell in _first(cells, lambda c: (c.components["feature_source"], c.configs["feature_source"])):
-        source = runner.component(cell, "feature_source")
+        source = runner.components.build(cell, "feature_source")
         subject = f"{cell.dataset}/{cell.feature_source}"
         reports = {}
         for split in ("train", "val"):
@@ -136,7 +136,7 @@ def feature_checks(runner: "Runner", cells: list["Cell"], data: "AnticipationDat
         users = [c for c in cells if (c.components["feature_source"], c.configs["feature_source"])
                  == (cell.components["feature_source"], cell.configs["feature_source"])]
         for user in _first(users, lambda c: (c.components["student"], c.configs["student"])):
-            problem = runner.component(user, "student").input_problem(reports["train"].info)
+            problem = runner.components.build(user, "student").input_problem(reports["train"].info)
             out.append(Check("student-input", f"{subject} -> {user.student}", "error" if problem else "ok",
                              problem or "the features fit the student", cheap=False))
     return out

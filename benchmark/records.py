@@ -8,7 +8,7 @@ from .coverage import zero_filled_label
 from .status import FAILED
 
 if TYPE_CHECKING:
-    from .runner import Job
+    from .run.jobs import Job
 
 
 def new_record(job: "Job", error: str | None = None) -> dict[str, Any]:

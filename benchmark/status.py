@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .locks import CellLock
-    from .runner import Job
+    from .run.jobs import Job
     from .store import RunStore
 
 OK = "ok"

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmark.report import paired_test
     from benchmark.matrix import load_matrix
     from benchmark.plugin_manager import get_plugins
-    from benchmark.runner import Runner
+    from benchmark.run import Runner
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--matrix", required=True)

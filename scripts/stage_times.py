@@ -77,7 +77,7 @@ def tables(records: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     from benchmark.matrix import load_matrix
     from benchmark.plugin_manager import get_plugins
-    from benchmark.runner import Runner
+    from benchmark.run import Runner
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--matrix", default="default")

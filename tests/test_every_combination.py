@@ -1,6 +1,6 @@
 """Every built-in student x loss on one dataset runs through the real runner (tiny settings)."""
 from benchmark.matrix import build_matrix
-from benchmark.runner import Runner
+from benchmark.run import Runner
 
 
 def test_every_student_with_every_loss_runs(plugins, tmp_path):

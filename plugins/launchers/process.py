@@ -1,8 +1,8 @@
 """Every cell in its own process: memory never carries over between cells, and a crash (an
 exception, ``os._exit``, a segfault, the out-of-memory killer) fails that cell only.
 
-The launcher writes ``runs/<run_id>/job.json`` (see :mod:`benchmark.worker`), starts
-``python -m benchmark.worker job.json`` (``accelerate launch ... -m benchmark.worker`` for
+The launcher writes ``runs/<run_id>/job.json`` (see :mod:`benchmark.run.worker`), starts
+``python -m benchmark.run.worker job.json`` (``accelerate launch ... -m benchmark.run.worker`` for
 data-parallel cells), waits, and reads back the ``record.json`` the worker wrote. A process that
 ends without a record gets a failed record written here, with its exit code or signal and the
 last lines of ``runs/<run_id>/worker.log`` (the stdout and stderr of every rank). The launching
@@ -34,7 +34,7 @@ from benchmark.settings import setting
 POLL_S = 0.05
 #: seconds a process group gets between SIGTERM and SIGKILL
 KILL_GRACE_S = 5.0
-#: the folder holding the ``benchmark`` and ``plugins`` packages, so that ``-m benchmark.worker``
+#: the folder holding the ``benchmark`` and ``plugins`` packages, so that ``-m benchmark.run.worker``
 #: also works from a source tree that is not installed
 _SOURCE_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -154,7 +154,7 @@ class ProcessPool:
                     running[slot] = started
 
     def _start(self, job: Any, slot: int) -> _Running | dict[str, Any]:
-        from benchmark.worker import WORKER_LOG, lock_cell, write_job_file
+        from benchmark.run.worker import WORKER_LOG, lock_cell, write_job_file
 
         lock, result = lock_cell(self.runner, job)
         if result is not None:
@@ -195,7 +195,7 @@ class ProcessPool:
 
     def _record(self, item: _Running) -> dict[str, Any]:
         from benchmark.status import RUNNING_ELSEWHERE, not_run
-        from benchmark.worker import EXIT_NOT_RUN, log_tail, record_failure
+        from benchmark.run.worker import EXIT_NOT_RUN, log_tail, record_failure
 
         record = self.runner.store.read_record(item.job.run_id)
         if record is not None:  # the worker finished the cell (ok or failed) and wrote its record
@@ -239,12 +239,12 @@ def _kill_group(proc: subprocess.Popen, grace_s: float = KILL_GRACE_S, first: in
 def worker_command(job_file: Path, num_processes: int = 1, mixed_precision: str = "no",
                    extra_args: list[str] | None = None, config_file: str = "",
                    launch: str = "auto", port: int | None = None) -> list[str]:
-    """The command that runs one cell: ``accelerate launch [...] -m benchmark.worker JOB`` or, for a
-    single-process cell with ``launch="auto"``, ``python -m benchmark.worker JOB`` (what
+    """The command that runs one cell: ``accelerate launch [...] -m benchmark.run.worker JOB`` or, for a
+    single-process cell with ``launch="auto"``, ``python -m benchmark.run.worker JOB`` (what
     ``accelerate launch`` would start, without its own start-up time)."""
     extra = list(extra_args or [])
     if launch == "python" or (launch == "auto" and num_processes == 1 and not extra and not config_file):
-        return [sys.executable, "-m", "benchmark.worker", str(job_file)]
+        return [sys.executable, "-m", "benchmark.run.worker", str(job_file)]
     cmd = [sys.executable, "-m", "accelerate.commands.launch"]
     if config_file:
         cmd += ["--config_file", config_file]
@@ -254,7 +254,7 @@ def worker_command(job_file: Path, num_processes: int = 1, mixed_precision: str 
         cmd += ["--multi_gpu", "--main_process_port", str(port or free_port())]
     cmd += ["--num_processes", str(num_processes), "--num_machines", "1",
             "--mixed_precision", mixed_precision, "--dynamo_backend", "no", *extra,
-            "-m", "benchmark.worker", str(job_file)]
+            "-m", "benchmark.run.worker", str(job_file)]
     return cmd
 
 

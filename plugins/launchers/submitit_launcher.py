@@ -1,5 +1,5 @@
 """Cells as SLURM jobs through submitit: one array job per ``bench run``, one task per cell,
-each running the job file of its cell (see :mod:`benchmark.worker`). ``bench run`` waits and
+each running the job file of its cell (see :mod:`benchmark.run.worker`). ``bench run`` waits and
 yields each record as its job ends; a job that ends without one (out of time, out of memory,
 node failure) gets a failed record with its SLURM state and the end of its log. The submitting
 process holds the lock of every submitted cell until its job ends; Ctrl-C cancels the jobs that
@@ -43,7 +43,7 @@ def run_cluster_job(job_file: str, num_processes: int = 1, mixed_precision: str 
 
     env = submitit.JobEnvironment()
     if env.num_nodes == 1 and num_processes == 1:
-        from benchmark.worker import run_job_file
+        from benchmark.run.worker import run_job_file
 
         return run_job_file(job_file)
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
@@ -51,7 +51,7 @@ def run_cluster_job(job_file: str, num_processes: int = 1, mixed_precision: str 
            "--machine_rank", str(env.node), "--main_process_ip", env.hostnames[0],
            "--main_process_port", str(_rendezvous_port(str(env.job_id))),
            "--mixed_precision", mixed_precision, "--dynamo_backend", "no",
-           "-m", "benchmark.worker", job_file]
+           "-m", "benchmark.run.worker", job_file]
     code = subprocess.run(cmd, check=False).returncode
     return "ok" if code == 0 else f"failed (exit code {code})"
 
@@ -115,7 +115,7 @@ class SubmititLauncher(Launcher):
         return executor
 
     def launch(self, jobs: Iterable[Any], execute: Callable[[Any], dict]) -> Iterator[dict]:
-        from benchmark.worker import lock_cell, write_job_file
+        from benchmark.run.worker import lock_cell, write_job_file
 
         runner = runner_of(self)
         cfg = self.config
@@ -173,7 +173,7 @@ class SubmititLauncher(Launcher):
                     lock.release()
 
     def _record(self, runner: Any, job: Any, sjob: Any, started: datetime) -> dict[str, Any]:
-        from benchmark.worker import log_tail, record_failure
+        from benchmark.run.worker import log_tail, record_failure
 
         record = runner.store.read_record(job.run_id)
         if record is not None:

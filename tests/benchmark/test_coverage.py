@@ -13,7 +13,7 @@ from benchmark import report as leaderboard
 from benchmark.coverage import ZERO_FILLED_NOTE, Coverage, CoverageConfig, enforce, zero_filled_frames
 from benchmark.errors import DataError
 from benchmark.matrix import build_matrix
-from benchmark.runner import Runner
+from benchmark.run import Runner
 from plugins.features import lmdb_source
 
 DIM = 4

@@ -16,7 +16,7 @@ import pytest
 from benchmark import locks
 from benchmark.errors import ConfigError
 from benchmark.matrix import build_matrix, load_matrix
-from benchmark.runner import Runner
+from benchmark.run import Runner
 
 REPO = Path(__file__).resolve().parents[2]
 FILES = REPO / "tests" / "plugin_files"

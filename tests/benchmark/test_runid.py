@@ -2,7 +2,7 @@ import copy
 
 from benchmark.matrix import load_matrix
 from benchmark.runid import canonical_json, digest, run_id
-from benchmark.runner import Runner
+from benchmark.run import Runner
 
 
 def ids(plugins, tmp_path, overrides):

@@ -8,7 +8,7 @@ from pathlib import Path
 from benchmark import hookimpl
 from benchmark.matrix import build_matrix, load_matrix
 from benchmark.plugin_manager import Plugins
-from benchmark.runner import Runner
+from benchmark.run import Runner
 
 FILES = Path(__file__).parents[1] / "plugin_files"
 FAST = ["train.epochs=1", "matrix.seed=[0]", "components.dataset.synthetic.train_videos=10",
@@ -190,7 +190,7 @@ def test_student_gets_step_labels_pretrain_stage_and_its_train_defaults(tmp_path
 
 
 def test_step_labels_are_the_action_in_progress_and_never_the_target(plugins):
-    from benchmark.runner import step_labels
+    from benchmark.run.inputs import step_labels
 
     data = plugins.get("dataset", "synthetic")(None).load(None)
     labels = step_labels(data, "train")

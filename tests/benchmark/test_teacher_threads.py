@@ -9,7 +9,7 @@ import torch
 from safetensors.numpy import load_file
 
 from benchmark.matrix import build_matrix
-from benchmark.runner import Runner
+from benchmark.run import Runner
 from benchmark.teacher_cache import ARRAYS
 
 # large enough for CPU kernels to split their sums by thread count (small tensors run on one)

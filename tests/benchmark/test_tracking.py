@@ -5,7 +5,7 @@ import pytest
 from benchmark import cli
 from benchmark.errors import ConfigError
 from benchmark.matrix import build_matrix
-from benchmark.runner import Runner
+from benchmark.run import Runner
 from benchmark.tracking import LOSSES, read_losses, sparkline, summarise
 
 TINY = {"synthetic": {"train_videos": 6, "val_videos": 2}}

@@ -18,7 +18,7 @@ import pytest
 from benchmark.cli import write_matrix_leaderboard
 from benchmark.matrix import build_matrix
 from benchmark.plugin_manager import Plugins
-from benchmark.runner import Runner
+from benchmark.run import Runner
 
 RAW = {"matrix": {"dataset": "synthetic", "student": "gru"}, "train": {"epochs": 1},
        "components": {"dataset": {"synthetic": {"train_videos": 6, "val_videos": 2}}}}

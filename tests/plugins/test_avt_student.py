@@ -144,7 +144,7 @@ def _step_labels(data, split: str) -> np.ndarray:
 def test_learns_on_synthetic_data():
     from accelerate import Accelerator
 
-    from benchmark.training import train_and_evaluate
+    from benchmark.run.training import TrainData, TrainSettings, train_and_evaluate
     from plugins.datasets.synthetic import SyntheticConfig, SyntheticKitchens
     from plugins.features.simulated import SimulatedFeatures
     from plugins.losses.none import NoDistill
@@ -159,9 +159,10 @@ def test_learns_on_synthetic_data():
     student = tiny_student(width=32, layers=1, dropout=0.1)
     train = {"epochs": 6, "batch_size": 32, "eval_batch_size": 256, "lr": 3e-3, "optimizer": "adamw",
              "weight_decay": 0.0, "momentum": 0.9, "grad_clip": 1.0}
-    result = train_and_evaluate(student, NoDistill(), train, x_train, y_train, x_val, None,
-                                data.classes.num_actions, 0, Accelerator(cpu=True), logging.getLogger("test"),
-                                progress=False, step_train=_step_labels(data, "train"))
+    result = train_and_evaluate(
+        student, NoDistill(),
+        TrainData(x_train, y_train, x_val, data.classes.num_actions, step_train=_step_labels(data, "train")),
+        TrainSettings(train, 0, Accelerator(cpu=True), logging.getLogger("test"), progress=False))
     assert result.epoch_losses[-1] < 0.8 * result.epoch_losses[0]
     accuracy = float(np.mean(result.val_scores.argmax(1) == y_val))
     majority = float(np.mean(y_val == np.bincount(y_train).argmax()))
@@ -324,7 +325,7 @@ def test_avt_b_with_avts_pipeline_trains_and_evaluates_in_the_loop():
 
     from accelerate import Accelerator
 
-    from benchmark.training import train_and_evaluate
+    from benchmark.run.training import TrainData, TrainSettings, train_and_evaluate
     from plugins.losses.none import NoDistill
 
     student = tiny_student(AVTBStudent, **{**TINY_VIT, "augment": "avt", "image_size": 16, "train_scale": [18, 22],
@@ -336,7 +337,7 @@ def test_avt_b_with_avts_pipeline_trains_and_evaluates_in_the_loop():
     train = {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "nesterov": True, "weight_decay": 0.0,
              "grad_clip": 0.0, "batch_size": 4, "eval_batch_size": 6, "epochs": 2, "schedule": "cosine",
              "warmup_epochs": 1, "lr_scaling": "world_size"}
-    result = train_and_evaluate(student, NoDistill(), train, x, y, x[:5], None, 3, 0, Accelerator(cpu=True),
-                                logging.getLogger("test"), progress=False, step_train=steps)
+    result = train_and_evaluate(student, NoDistill(), TrainData(x, y, x[:5], 3, step_train=steps),
+                                TrainSettings(train, 0, Accelerator(cpu=True), logging.getLogger("test"), progress=False))
     assert result.val_scores.shape == (5, 3) and np.isfinite(result.val_scores).all()
     assert result.optimization == {"effective_lr": 0.01, "global_batch": 4, "processes": 1, "steps_per_epoch": 3}

@@ -9,7 +9,7 @@ import pytest
 from benchmark.errors import ConfigError
 from benchmark.matrix import build_matrix
 from benchmark.plugin_manager import Plugins
-from benchmark.runner import Runner
+from benchmark.run import Runner
 
 FILES = Path(__file__).parents[1] / "plugin_files"
 TINY = {"synthetic": {"train_videos": 6, "val_videos": 2}}  # 174 train, 58 val samples
@@ -62,12 +62,12 @@ def test_worker_commands_and_gpu_slots(plugins, tmp_path, monkeypatch):
     from plugins.launchers.process import describe_exit, worker_command
 
     single = worker_command(Path("job.json"))
-    assert single[1:] == ["-m", "benchmark.worker", "job.json"]
+    assert single[1:] == ["-m", "benchmark.run.worker", "job.json"]
     multi = worker_command(Path("job.json"), num_processes=2, port=12345)
     assert multi[1:3] == ["-m", "accelerate.commands.launch"] and "--cpu" not in multi
     assert multi[multi.index("--num_processes") + 1] == "2" and "--multi_gpu" in multi
     assert multi[multi.index("--main_process_port") + 1] == "12345"
-    assert multi[-3:] == ["-m", "benchmark.worker", "job.json"]
+    assert multi[-3:] == ["-m", "benchmark.run.worker", "job.json"]
 
     runner = Runner(plugins, tmp_path / "runs", launcher="queue", progress=False)
     four = runner.make_launcher({"gpus": [0, 1, 2, 3], "num_processes": 2}).slots()
@@ -94,7 +94,7 @@ def test_worker_commands_and_gpu_slots(plugins, tmp_path, monkeypatch):
 
 
 def test_worker_rejects_a_bad_job_file(tmp_path, capsys):
-    from benchmark.worker import main
+    from benchmark.run.worker import main
 
     (tmp_path / "job.json").write_text("{not json")
     assert main([str(tmp_path / "job.json")]) == 2
@@ -103,9 +103,9 @@ def test_worker_rejects_a_bad_job_file(tmp_path, capsys):
 
 
 def test_planned_job_files_run_in_a_worker(plugins, tmp_path, capsys):
-    """``python -m benchmark.worker plan`` writes the job files ``bench run`` would run; the worker
+    """``python -m benchmark.run.worker plan`` writes the job files ``bench run`` would run; the worker
     rebuilds the cell from one and records it under the run id it was planned with."""
-    from benchmark import worker
+    from benchmark.run import worker
 
     (tmp_path / "m.yaml").write_text(
         "matrix: {dataset: synthetic, student: gru, seed: [0, 1]}\ntrain: {epochs: 1}\n"
@@ -185,7 +185,7 @@ def test_queue_runs_three_cells_two_at_a_time(plugins, tmp_path):
     assert started[1] < ended[0]  # two cells were started before any finished
     assert started[2] >= ended[0]  # the third waited for a free slot
     log = (runs / records["gru/0"]["run_id"] / "worker.log").read_text()
-    assert log.startswith("$ ") and "benchmark.worker" in log
+    assert log.startswith("$ ") and "benchmark.run.worker" in log
 
 
 # ----------------------------------------------------------------------------- data parallel

@@ -100,7 +100,7 @@ def _labels_from(data, timelines):
 @needs_data
 @pytest.mark.parametrize("split", [1, 2, 3])
 def test_no_egtea_validation_label_reaches_a_training_tensor(split):
-    from benchmark.runner import step_labels
+    from benchmark.run.inputs import step_labels
 
     data = EGTEA(EGTEAConfig(split=split)).load(DATA)
     train, val = data.splits["train"], data.splits["val"]
@@ -135,7 +135,7 @@ def test_epic55_step_labels_are_the_same_from_either_timeline(epic):
     # whole videos per split: the split rule changes nothing on EPIC-55 (its results stand)
     import dataclasses
 
-    from benchmark.runner import step_labels
+    from benchmark.run.inputs import step_labels
 
     both = dataclasses.replace(epic, split_timelines={"train": epic.timelines, "val": epic.timelines})
     for split in ("train", "val"):

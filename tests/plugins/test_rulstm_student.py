@@ -228,7 +228,7 @@ def test_learns_on_synthetic_data_with_pretraining_and_matt():
 def test_runs_in_the_training_loop_with_a_pretraining_stage():
     from accelerate import Accelerator
 
-    from benchmark.training import train_and_evaluate
+    from benchmark.run.training import TrainData, TrainSettings, train_and_evaluate
     from plugins.losses.none import NoDistill
 
     x = np.random.default_rng(0).standard_normal((40, 14, 8)).astype(np.float32)
@@ -247,8 +247,8 @@ def test_runs_in_the_training_loop_with_a_pretraining_stage():
     student.build = spy
     train = {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0, "grad_clip": 0.0,
              "batch_size": 20, "eval_batch_size": 20, "epochs": 1}
-    result = train_and_evaluate(student, NoDistill(), train, x, y, x[:6], None, 4, 0,
-                                Accelerator(cpu=True), logging.getLogger("test"), progress=False)
+    result = train_and_evaluate(student, NoDistill(), TrainData(x, y, x[:6], 4),
+                                TrainSettings(train, 0, Accelerator(cpu=True), logging.getLogger("test"), progress=False))
     assert result.val_scores.shape == (6, 4) and len(result.epoch_losses) == 2
     assert stages == ["pretrain", "pretrain", "train", "train", "train"]
 
@@ -256,7 +256,7 @@ def test_runs_in_the_training_loop_with_a_pretraining_stage():
 def test_reference_stages_train_each_branch_then_matt_and_keep_the_best_epochs():
     from accelerate import Accelerator
 
-    from benchmark.training import topk_percent, train_and_evaluate
+    from benchmark.run.training import TrainData, TrainSettings, topk_percent, train_and_evaluate
     from plugins.losses.none import NoDistill
 
     rng = np.random.default_rng(0)
@@ -284,8 +284,8 @@ def test_reference_stages_train_each_branch_then_matt_and_keep_the_best_epochs()
     student.stage_parameters = lambda model, stage: (optimisers.append(stage.name), params(model, stage))[1]
     train = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0, "grad_clip": 0.0,
              "batch_size": 24, "eval_batch_size": 48, "epochs": 2}
-    result = train_and_evaluate(student, NoDistill(), train, x, y, x, None, 6, 0, Accelerator(cpu=True),
-                                logging.getLogger("test"), progress=False, y_val=y)
+    result = train_and_evaluate(student, NoDistill(), TrainData(x, y, x, 6, y_val=y),
+                                TrainSettings(train, 0, Accelerator(cpu=True), logging.getLogger("test"), progress=False))
     assert optimisers == [st.name for st in plan]  # a fresh optimiser per run
     # every epoch trains (2 batches) then validates (1 batch) in the stage's mode and branch
     expected = []
@@ -300,8 +300,8 @@ def test_reference_stages_train_each_branch_then_matt_and_keep_the_best_epochs()
     assert topk_percent(result.val_scores, y, 5) == pytest.approx(result.selection["matt"]["best_top5"], abs=1e-4)
     assert topk_percent(result.last_val_scores, y, 5) == pytest.approx(result.selection["matt"]["last_top5"], abs=1e-4)
     with pytest.raises(Exception, match="validation targets"):
-        train_and_evaluate(student, NoDistill(), train, x, y, x, None, 6, 0, Accelerator(cpu=True),
-                           logging.getLogger("test"), progress=False)
+        train_and_evaluate(student, NoDistill(), TrainData(x, y, x, 6),
+                           TrainSettings(train, 0, Accelerator(cpu=True), logging.getLogger("test"), progress=False))
 
 
 def test_a_branch_alone_scores_like_the_branch_inside_the_network():

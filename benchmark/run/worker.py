@@ -1,11 +1,11 @@
 """What a launched process runs: one cell, described by a job file.
 
-    python -m benchmark.worker runs/<run_id>/job.json
-    accelerate launch --multi_gpu --num_processes 2 ... -m benchmark.worker runs/<run_id>/job.json
+    python -m benchmark.run.worker runs/<run_id>/job.json
+    accelerate launch --multi_gpu --num_processes 2 ... -m benchmark.run.worker runs/<run_id>/job.json
 
 The job file holds the resolved cell (not the matrix file and its overrides, which may have
 changed since planning), its run id and identity, and the folders and plugin folders of the
-parent's :class:`~benchmark.runner.Runner`. The worker rebuilds that runner and calls
+parent's :class:`~benchmark.run.Runner`. The worker rebuilds that runner and calls
 ``Runner.execute``, which writes ``record.json`` from the main process only. Exit status: 0 when
 the cell's record says ``ok``, 1 when the cell failed, 2 for an unreadable job file, 75 when the
 cell was left to another runner (no record written).
@@ -20,11 +20,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import atomic
-from .errors import ConfigError, DataError
-from .locks import INHERITED_ENV
-from .records import new_record
-from .status import NOT_RUN, claim, should_run
+from .. import atomic
+from ..errors import ConfigError, DataError
+from ..locks import INHERITED_ENV
+from ..records import new_record
+from ..status import NOT_RUN, claim, should_run
 
 JOB_FILE = "job.json"
 #: stdout and stderr of a launched cell (every rank), next to its record
@@ -58,7 +58,7 @@ def job_spec(runner: Any, job: Any, progress: bool = False, lock_token: str = ""
         "runs_dir": str(Path(runner.store.root).resolve()),
         "data_dir": str(Path(runner.data_dir).resolve()),
         "cache_dir": str(Path(runner.cache.root).resolve()),
-        "refit_teachers": bool(getattr(runner, "refit_teachers", False)),
+        "refit_teachers": runner.refit_teachers,
         "plugins_dirs": plugin_dirs(runner.plugins),
         "progress": progress,
         # the token of the cell's lock, held by the launching process while the worker runs
@@ -70,7 +70,7 @@ def write_job_file(runner: Any, job: Any, progress: bool = False, lock_token: st
                    drop_stale: bool = True) -> Path:
     """Create the run folder, drop a stale record (so that only the record of this launch is read
     back; ``drop_stale=False`` keeps it until the worker starts) and write ``job.json``."""
-    from .store import RECORD
+    from ..store import RECORD
 
     run_dir = runner.store.run_dir(job.run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -120,9 +120,10 @@ def _use_cpu_backend_if_needed() -> None:
 
 def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """Run the cell of a job spec in this process; return its record (written by the main rank)."""
-    from .matrix import Cell
-    from .plugin_manager import get_plugins
-    from .runner import Job, Runner
+    from ..matrix import Cell
+    from ..plugin_manager import get_plugins
+    from .jobs import Job
+    from .runner import Runner
 
     _use_cpu_backend_if_needed()
     # the spec lists every plugin folder the parent loaded, BENCH_PLUGINS_DIR ones included
@@ -186,16 +187,16 @@ def log_tail(path: Path, lines: int = 20, max_chars: int = 4000) -> list[str]:
 
 
 def plan(argv: Sequence[str]) -> int:
-    """``python -m benchmark.worker plan --matrix ...``: write the job file of every cell that
+    """``python -m benchmark.run.worker plan --matrix ...``: write the job file of every cell that
     ``bench run`` would run (same options) and print their paths, one a line, for launching the
     cells by hand (e.g. each with a multi-node ``accelerate launch``)."""
     import argparse
 
-    from .arguments import add_matrix_args, add_plugin_args, load_plugins_and_matrix
-    from .matrix import select_cells
+    from ..arguments import add_matrix_args, add_plugin_args, load_plugins_and_matrix
+    from ..matrix import select_cells
     from .runner import Runner
 
-    parser = argparse.ArgumentParser(prog="python -m benchmark.worker plan", description=plan.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmark.run.worker plan", description=plan.__doc__)
     add_matrix_args(parser)
     add_plugin_args(parser)
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
@@ -223,9 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] == "plan":
         return plan(args[1:])
     if len(args) != 1 or args[0] in ("-h", "--help"):
-        print("usage: python -m benchmark.worker JOB_JSON    run one cell (job files are written by the\n"
+        print("usage: python -m benchmark.run.worker JOB_JSON    run one cell (job files are written by the\n"
               "                                              process, queue and submitit launchers)\n"
-              "       python -m benchmark.worker plan ...    write the job files of a matrix and print them",
+              "       python -m benchmark.run.worker plan ...    write the job files of a matrix and print them",
               file=sys.stderr)
         return 2
     try:
