@@ -191,6 +191,9 @@ class _Training:
         self.modules, self.optimizer, self.train_loader, self.val_loader = self.acc.prepare(
             modules, optimizer, train_loader, val_loader)
         self.inner = self.acc.unwrap_model(self.modules)
+        # the rates the schedule scales: the configured ones, also after a resume (a checkpointed
+        # optimiser holds the rate of its last step)
+        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
         self.soft = self._teacher_tensors()
 
     def _loaders(self) -> tuple[DataLoader, DataLoader]:
@@ -247,8 +250,6 @@ class _Training:
                 self.train_loader.set_epoch(start)
         if s.loss_log is not None:
             s.loss_log.begin(start)
-        # the schedule scales the learning rates found here (those of a resumed optimiser included)
-        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
         return start
 
     def _epoch(self, epoch: int) -> None:
