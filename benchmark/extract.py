@@ -130,15 +130,41 @@ def extract_features(
 ) -> ExtractResult:
     """Write features of the frames ``data``'s ``splits`` need (or, with ``all_frames``, of every
     frame file found) to the LMDB folder ``out``. Bad input raises :class:`ConfigError`."""
-    import lmdb
     import torch
     from tqdm.auto import tqdm
 
     from .backbones import FramePreprocess, create_backbone, input_size, mean_std
 
     tic = time.perf_counter()
-    root = Path(frames_root).expanduser()
-    out = Path(out).expanduser()
+    root, out = Path(frames_root).expanduser(), Path(out).expanduser()
+    _check_options(root, template, out, batch_size, image_size, workers, overwrite)
+    dev = _device(device)
+    keys, paths, lacking = _frames_to_extract(root, template, data, splits, all_frames, skip_missing)
+    model = create_backbone(backbone, pretrained, weights, image_size, backbone_kwargs, "--backbone")
+    model.eval().to(dev)
+    size = input_size(model, image_size)
+    prep = FramePreprocess(size, *mean_std(model)).to(dev)
+    dim = int(model.num_features)
+
+    def features(batch: list[tuple[str, int]], frames: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(frames).to(dev).float().div_(255.0)
+        feats = model(prep(x)).float().cpu().numpy().astype("<f4")
+        if feats.shape != (len(batch), dim):
+            raise ConfigError(f"--backbone {backbone}: output shape {tuple(feats.shape)}, "
+                              f"expected ({len(batch)}, {dim}) pooled features")
+        return feats
+
+    bar = tqdm(total=len(keys), desc=f"extract {backbone}", unit="frame", disable=None if progress else True)
+    try:
+        with torch.inference_mode():
+            _write_lmdb(out, keys, paths, size, dim, batch_size, workers, features, bar.update)
+    finally:
+        bar.close()
+    return ExtractResult(out, len(keys), dim, round(time.perf_counter() - tic, 3), len(lacking))
+
+
+def _check_options(root: Path, template: str, out: Path, batch_size: int, image_size: int, workers: int,
+                   overwrite: bool) -> None:
     if not root.is_dir():
         raise ConfigError(f"--frames: {root} is not a folder")
     check_template(template, "--template")
@@ -150,7 +176,13 @@ def extract_features(
         raise ConfigError(f"--workers: expected a positive number, got {workers}")
     if out.exists() and not (out.is_dir() and not any(out.iterdir())) and not overwrite:
         raise ConfigError(f"--out: {out} already exists (use --overwrite to replace it)")
-    dev = _device(device)
+
+
+def _frames_to_extract(root: Path, template: str, data: AnticipationData | None, splits: Sequence[str],
+                       all_frames: bool, skip_missing: bool
+                       ) -> tuple[list[tuple[str, int]], dict[tuple[str, int], Path], list[tuple[str, int]]]:
+    """The (video, frame) keys to extract in LMDB order, their files, and the keys without one
+    (an error unless ``skip_missing``)."""
     if all_frames:
         keys = scan_frames(root, template)
     elif data is not None:
@@ -167,21 +199,23 @@ def extract_features(
     keys = sorted((k for k in keys if k not in lacking_set), key=lambda k: frame_key(*k))  # LMDB order
     if not keys:
         raise ConfigError(f"--frames: no frame file to extract under {root} (template {template!r})")
+    return keys, paths, lacking
 
-    model = create_backbone(backbone, pretrained, weights, image_size, backbone_kwargs, "--backbone")
-    model.eval().to(dev)
-    size = input_size(model, image_size)
-    prep = FramePreprocess(size, *mean_std(model)).to(dev)
-    dim = int(model.num_features)
+
+def _write_lmdb(out: Path, keys: list[tuple[str, int]], paths: dict[tuple[str, int], Path], size: tuple[int, int], dim: int,
+                batch_size: int, workers: int, features: Any, advance: Any) -> None:
+    """Decode the frames batch by batch (the next batch while the backbone runs on this one), write
+    their ``features(batch, frames)`` into a temporary LMDB, then put it in place of ``out``;
+    nothing half-written stays behind, also on Ctrl-C."""
+    import lmdb
 
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.parent.mkdir(parents=True, exist_ok=True)
     env = lmdb.open(str(tmp), map_size=int(len(keys) * (dim * 4 + 256) * 1.5) + (1 << 24), subdir=True)
     batches = [keys[i:i + batch_size] for i in range(0, len(keys), batch_size)]
-    bar = tqdm(total=len(keys), desc=f"extract {backbone}", unit="frame", disable=None if progress else True)
     try:
-        with ThreadPoolExecutor(workers) as pool, torch.inference_mode():
+        with ThreadPoolExecutor(workers) as pool:
             def submit(batch: list[tuple[str, int]]) -> list[Future]:
                 return [pool.submit(decode, paths[k], size) for k in batch]
 
@@ -189,14 +223,10 @@ def extract_features(
             for i, batch in enumerate(batches):
                 frames = np.stack([f.result() for f in pending])
                 if i + 1 < len(batches):
-                    pending = submit(batches[i + 1])  # decode the next batch while this one runs
-                x = torch.from_numpy(frames).to(dev).float().div_(255.0)
-                feats = model(prep(x)).float().cpu().numpy().astype("<f4")
-                if feats.shape != (len(batch), dim):
-                    raise ConfigError(f"--backbone {backbone}: output shape {tuple(feats.shape)}, "
-                                      f"expected ({len(batch)}, {dim}) pooled features")
+                    pending = submit(batches[i + 1])
+                feats = features(batch, frames)
                 env = _put(env, ((frame_key(*k), feats[j].tobytes()) for j, k in enumerate(batch)))
-                bar.update(len(batch))
+                advance(len(batch))
         env.sync(True)
         env.close()
         if out.exists():
@@ -206,10 +236,7 @@ def extract_features(
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out)
-    except BaseException:  # nothing half-written stays behind, also on Ctrl-C
+    except BaseException:
         env.close()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    finally:
-        bar.close()
-    return ExtractResult(out, len(keys), dim, round(time.perf_counter() - tic, 3), len(lacking))

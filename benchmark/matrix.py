@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from .config import (
     apply_overrides,
@@ -22,124 +21,17 @@ from .config import (
     load_matrix_file,
 )
 from .errors import ConfigError
+from .matrix_types import AXES, Cell, LeaderboardConfig, Matrix, TrainConfig
 from .plugin_manager import Plugins
-from .settings import setting
 
-AXES = ("dataset", "teacher", "student", "loss", "seed")
 TOP_LEVEL_KEYS = {
     "name", "description", "matrix", "exclude", "include", "components", "feature_source",
     "train", "metrics", "leaderboard", "launcher",
 }
 CONFIGURABLE_KINDS = ("dataset", "teacher", "student", "loss", "feature_source")
 
-
-@dataclass
-class TrainConfig:
-    """Student training settings shared by every cell of a matrix."""
-
-    epochs: int = setting(10, ge=1)
-    batch_size: int = setting(64, ge=1)
-    eval_batch_size: int = setting(256, ge=1)
-    lr: float = setting(1e-3, ge=0.0)  # 0 is allowed: a frozen student (its loss still reported)
-    weight_decay: float = setting(0.0, ge=0.0)
-    optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
-    momentum: float = setting(0.9, ge=0.0, lt=1.0)
-    nesterov: bool = False  # SGD only (AVT's presets use it)
-    # per-step learning-rate schedule (benchmark/schedule.py): "constant" or "cosine" (AVT's, to 0)
-    schedule: Literal["constant", "cosine"] = "constant"
-    warmup_epochs: int = setting(0, ge=0)  # linear warm-up from 0, before the schedule (AVT-b: 5)
-    # "world_size": lr x number of processes, with batch_size per process, as AVT scales it
-    # (func/train.py); "none": lr as given whatever the number of processes
-    lr_scaling: Literal["none", "world_size"] = "none"
-    grad_clip: float = setting(0.0, ge=0.0)  # 0 disables clipping
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # passed to accelerate
-    # CPU threads of a teacher fit: CPU kernels split their sums by thread count, so a teacher
-    # fitted on 2 threads differs from one fitted on 1; a fixed count gives the same soft labels
-    # whichever launcher (and so whichever per-process thread count) fits it
-    teacher_threads: int = setting(1, ge=1)
-    teacher_seed: int = setting(0, ge=0)  # teachers are fitted once with this seed, whatever the cell seed
-    # k >= 2: the teacher's soft labels for the training split come from k teachers each fitted
-    # without one fold of training videos (out-of-fold), instead of from a teacher that saw them
-    teacher_cross_fit: int = setting(0, ge=0)
-    cpu: bool = False  # force CPU even when a GPU is visible
-    # limits of one cell (0 = none), checked between training steps; exceeding one fails the cell
-    time_budget_s: float = setting(0.0, ge=0.0)  # wall time since the cell started
-    memory_budget_mb: float = setting(0.0, ge=0.0)  # peak resident memory of the process during the cell
-    checkpoint_every_epochs: int = setting(0, ge=0)  # 0 = off; an unfinished cell resumes from its last checkpoint
-    trackers: list[str] = field(default_factory=list)  # Accelerate trackers, e.g. [tensorboard]
-
-    def __post_init__(self) -> None:  # ranges: the setting() declarations; relations here
-        if self.warmup_epochs > self.epochs:
-            raise ValueError(f"warmup_epochs: expected at most epochs ({self.epochs}), got {self.warmup_epochs}")
-        if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
-            raise ValueError("nesterov: needs optimizer sgd with momentum > 0")
-        if self.teacher_cross_fit == 1:
-            raise ValueError("teacher_cross_fit: expected 0 (off) or a number of folds >= 2, got 1")
-        if self.trackers:
-            from accelerate.utils import LoggerType
-
-            known = sorted(t.value for t in LoggerType)
-            for name in self.trackers:
-                if name not in known:
-                    raise ValueError(f"trackers: unknown tracker {name!r}; Accelerate knows {', '.join(known)}")
-
-
-@dataclass
-class LeaderboardConfig:
-    # the metric Δ and relative gain compare; unset: top5_action, or the first metric when the
-    # matrix does not compute top5_action
-    primary: str = "top5_action"
-    # dataset -> its own primary metric, e.g. {egtea: top1_action} (the paper's EGTEA metric)
-    primary_by_dataset: dict[str, str] = field(default_factory=dict)
-    metrics: list[str] = field(default_factory=list)  # empty: every metric of the matrix
-    baselines: list[str] = field(default_factory=list)  # baseline table names to show
-    output: str = ""  # file stem in the leaderboard folder; empty: the matrix name
-    # row for Δ / relative gain: empty = same source+student with teacher none and loss none;
-    # "SOURCE:LABEL" = that one row (e.g. "avt2021:AVT-b + AVT-h")
-    reference: str = ""
-
-
-@dataclass
-class Cell:
-    """One run: a point of the matrix with every component config resolved."""
-
-    dataset: str
-    teacher: str
-    student: str
-    loss: str
-    seed: int
-    feature_source: str
-    # alias -> registered component name (an axis value may be an alias with ``use:``)
-    components: dict[str, str]
-    configs: dict[str, dict[str, Any]]  # kind -> resolved config as a plain dict
-    train: dict[str, Any]
-    metrics: list[str]
-    matrix: str
-    baseline: bool = False  # no teacher and no distillation: the reference row
-    # further teachers a loss combines with the cell's teacher (ensemble losses):
-    # alias -> {"name": registered name, "config": resolved config}
-    members: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def axes(self) -> dict[str, Any]:
-        return {a: getattr(self, a) for a in AXES}
-
-    @property
-    def label(self) -> str:
-        return f"{self.dataset}/{self.student}/{self.teacher}/{self.loss}/seed{self.seed}"
-
-
-@dataclass
-class Matrix:
-    name: str
-    path: Path | None
-    raw: dict[str, Any]
-    cells: list[Cell]
-    dropped: list[tuple[dict[str, Any], str]]  # (axes, reason) removed by validation
-    leaderboard: LeaderboardConfig
-    train: TrainConfig
-    #: the launcher this matrix runs on unless the command line names one: {"name": ..., options...}
-    launcher: dict[str, Any] = field(default_factory=dict)
+__all__ = ["AXES", "Cell", "LeaderboardConfig", "Matrix", "TrainConfig", "build_matrix", "load_matrix", "resolve_cell",
+           "select_cells"]
 
 
 def _as_list(value: Any, where: str) -> list[Any]:
@@ -278,6 +170,16 @@ def build_matrix(raw: dict[str, Any], plugins: Plugins, path: Path | None = None
             f"{where}: unknown top-level key '{key}'. Known keys: {', '.join(sorted(TOP_LEVEL_KEYS))}"
         )
     name = str(raw.get("name") or (path.stem if path else "matrix"))
+    axes = _axes(raw, where)
+    train = build_config(TrainConfig, raw.get("train"), f"{where}: train")
+    board, metrics = _leaderboard_and_metrics(raw, plugins, where)
+    _check_components(raw, plugins, where)
+    cells, dropped = _cells(_combinations(raw, plugins, axes, where), raw, plugins, train, metrics, name, where)
+    return Matrix(name, path, raw, cells, dropped, board, train, _launcher(raw, plugins, where))
+
+
+def _axes(raw: dict[str, Any], where: str) -> dict[str, list[Any]]:
+    """The values of every axis (``teacher`` and ``loss`` default to none, ``seed`` to 0)."""
     axes_raw = raw.get("matrix")
     if not isinstance(axes_raw, dict):
         raise ConfigError(f"{where}: missing 'matrix:' mapping with axes {', '.join(AXES)}")
@@ -294,7 +196,10 @@ def build_matrix(raw: dict[str, Any], plugins: Plugins, path: Path | None = None
     for s in axes["seed"]:
         if not isinstance(s, int) or isinstance(s, bool):
             raise ConfigError(f"{where}: matrix.seed: expected integers, got {s!r}")
-    train = build_config(TrainConfig, raw.get("train"), f"{where}: train")
+    return axes
+
+
+def _leaderboard_and_metrics(raw: dict[str, Any], plugins: Plugins, where: str) -> tuple[LeaderboardConfig, list[str]]:
     board = build_config(LeaderboardConfig, raw.get("leaderboard"), f"{where}: leaderboard")
     metrics = raw.get("metrics") or ["top1_action", "top5_action", "mean_class_top1_action"]
     if not isinstance(metrics, list):
@@ -308,8 +213,11 @@ def build_matrix(raw: dict[str, Any], plugins: Plugins, path: Path | None = None
     if "primary" not in (raw.get("leaderboard") or {}) and board.primary not in metrics and metrics:
         board.primary = str(metrics[0])  # the default applies only where it is computed
     _check_primary(board, [str(m) for m in metrics], where)
+    return board, [str(m) for m in metrics]
 
-    _check_components(raw, plugins, where)
+
+def _combinations(raw: dict[str, Any], plugins: Plugins, axes: dict[str, list[Any]], where: str) -> list[dict[str, Any]]:
+    """The product of the axes less the ``exclude`` patterns, plus the ``include`` entries."""
     combos = [dict(zip(AXES, values)) for values in itertools.product(*(axes[a] for a in AXES))]
     for i, pattern in enumerate(_entries(raw, "exclude", where)):
         _check_pattern(pattern, f"{where}: exclude[{i}]", lambda axis, value: value in axes[axis],
@@ -326,12 +234,17 @@ def build_matrix(raw: dict[str, Any], plugins: Plugins, path: Path | None = None
         seeds = [extra["seed"]] if "seed" in extra else axes["seed"]
         for seed in seeds:
             combos.append({"teacher": "none", "loss": "none", **extra, "seed": seed})
+    return combos
 
+
+def _cells(combos: list[dict[str, Any]], raw: dict[str, Any], plugins: Plugins, train: TrainConfig,
+           metrics: list[str], name: str, where: str) -> tuple[list[Cell], list[tuple[dict[str, Any], str]]]:
+    """The runnable cells (duplicates removed) and the dropped combinations with their reason."""
     cells: list[Cell] = []
     dropped: list[tuple[dict[str, Any], str]] = []
     seen: set[tuple] = set()
     for combo in combos:
-        cell, reason = resolve_cell(combo, raw, plugins, train, [str(m) for m in metrics], name, where)
+        cell, reason = resolve_cell(combo, raw, plugins, train, metrics, name, where)
         if cell is None:
             dropped.append((combo, reason))
             continue
@@ -342,13 +255,17 @@ def build_matrix(raw: dict[str, Any], plugins: Plugins, path: Path | None = None
         cells.append(cell)
     if not cells:
         raise ConfigError(f"{where}: the matrix has no runnable cell")
+    return cells, dropped
+
+
+def _launcher(raw: dict[str, Any], plugins: Plugins, where: str) -> dict[str, Any]:
     launcher = raw.get("launcher") or {}
     if not isinstance(launcher, dict) or not isinstance(launcher.get("name", ""), str) or (launcher and "name" not in launcher):
         raise ConfigError(f"{where}: launcher: expected a mapping with 'name' and the launcher's options, "
                           f"e.g. {{name: queue, slots: 2}}")
     if launcher:
         plugins.registries["launcher"].get(launcher["name"], f"{where}: launcher.name")
-    return Matrix(name, path, raw, cells, dropped, board, train, dict(launcher))
+    return dict(launcher)
 
 
 def resolve_cell(
@@ -362,33 +279,14 @@ def resolve_cell(
 ) -> tuple[Cell | None, str]:
     """Resolve names and configs of one combination; (None, reason) if it cannot run."""
     dataset_alias = str(combo["dataset"])
-    fs_raw = raw.get("feature_source") or "simulated"
-    if isinstance(fs_raw, dict):  # most specific first: "dataset/student", "dataset", "default"
-        fs_alias = fs_raw.get(f"{dataset_alias}/{combo['student']}",
-                              fs_raw.get(dataset_alias, fs_raw.get("default", "simulated")))
-    else:
-        fs_alias = fs_raw
     aliases = {
         "dataset": dataset_alias,
         "teacher": str(combo["teacher"]),
         "student": str(combo["student"]),
         "loss": str(combo["loss"]),
-        "feature_source": str(fs_alias),
+        "feature_source": _feature_alias(raw, dataset_alias, str(combo["student"])),
     }
-    classes: dict[str, Any] = {}
-    components: dict[str, str] = {}
-    configs: dict[str, dict[str, Any]] = {}
-    for kind, alias in aliases.items():
-        cname, values, by_dataset = _component_block(raw, kind, alias, where)
-        cls = plugins.get(kind, cname, f"{where}: {kind}")
-        values = {**values, **(by_dataset.get(dataset_alias) or {})}
-        if kind == "student":
-            values.pop("train", None)  # training settings, see _student_train
-        cfg = build_config(cls.Config, values, f"{where}: components.{kind}.{alias}")
-        classes[kind] = cls
-        components[kind] = cname
-        configs[kind] = config_to_dict(cfg)
-
+    classes, components, configs = _resolve_components(raw, plugins, aliases, where)
     loss_cls, teacher_cls = classes["loss"], classes["teacher"]
     if not loss_cls.requires_teacher and not teacher_cls.is_null:
         # The teacher would be fitted for nothing: this is the baseline cell.
@@ -397,16 +295,7 @@ def resolve_cell(
         return None, f"loss '{aliases['loss']}' needs a teacher"
     if loss_cls.requires_teacher_features and not teacher_cls.provides_features:
         return None, f"loss '{aliases['loss']}' needs teacher features, teacher '{aliases['teacher']}' has none"
-    members: dict[str, dict[str, Any]] = {}
-    loss_obj = loss_cls(build_config(loss_cls.Config, configs["loss"], f"{where}: components.loss.{aliases['loss']}"))
-    for member in loss_obj.member_teachers():
-        mname, mvalues, mby = _component_block(raw, "teacher", str(member), where)
-        mcls = plugins.get("teacher", mname, f"{where}: components.loss.{aliases['loss']}.teachers")
-        if mcls.is_null:
-            raise ConfigError(f"{where}: components.loss.{aliases['loss']}: member teacher '{member}' is the null teacher")
-        mvalues = {**mvalues, **(mby.get(dataset_alias) or {})}
-        mcfg = build_config(mcls.Config, mvalues, f"{where}: components.teacher.{member}")
-        members[str(member)] = {"name": mname, "config": config_to_dict(mcfg)}
+    members = _member_teachers(raw, plugins, loss_cls, configs["loss"], aliases, where)
     student_cls, dataset_cls = classes["student"], classes["dataset"]
     missing = [m for m in student_cls.required_modalities if m not in dataset_cls.modalities]
     if missing:
@@ -430,6 +319,50 @@ def resolve_cell(
         members=members,
     )
     return cell, ""
+
+
+def _feature_alias(raw: dict[str, Any], dataset: str, student: str) -> str:
+    """The cell's feature source: ``feature_source`` names one, or maps the most specific of
+    ``dataset/student``, ``dataset`` and ``default`` to one."""
+    fs_raw = raw.get("feature_source") or "simulated"
+    if isinstance(fs_raw, dict):
+        return str(fs_raw.get(f"{dataset}/{student}", fs_raw.get(dataset, fs_raw.get("default", "simulated"))))
+    return str(fs_raw)
+
+
+def _resolve_components(raw: dict[str, Any], plugins: Plugins, aliases: dict[str, str], where: str
+                        ) -> tuple[dict[str, Any], dict[str, str], dict[str, dict[str, Any]]]:
+    """Per kind: the registered class, its name and its checked config (as a plain dict)."""
+    classes: dict[str, Any] = {}
+    components: dict[str, str] = {}
+    configs: dict[str, dict[str, Any]] = {}
+    for kind, alias in aliases.items():
+        cname, values, by_dataset = _component_block(raw, kind, alias, where)
+        cls = plugins.get(kind, cname, f"{where}: {kind}")
+        values = {**values, **(by_dataset.get(aliases["dataset"]) or {})}
+        if kind == "student":
+            values.pop("train", None)  # training settings, see _student_train
+        cfg = build_config(cls.Config, values, f"{where}: components.{kind}.{alias}")
+        classes[kind] = cls
+        components[kind] = cname
+        configs[kind] = config_to_dict(cfg)
+    return classes, components, configs
+
+
+def _member_teachers(raw: dict[str, Any], plugins: Plugins, loss_cls: Any, loss_config: dict[str, Any],
+                     aliases: dict[str, str], where: str) -> dict[str, dict[str, Any]]:
+    """The member teachers an ensemble loss names: alias -> registered name and config."""
+    members: dict[str, dict[str, Any]] = {}
+    loss_obj = loss_cls(build_config(loss_cls.Config, loss_config, f"{where}: components.loss.{aliases['loss']}"))
+    for member in loss_obj.member_teachers():
+        mname, mvalues, mby = _component_block(raw, "teacher", str(member), where)
+        mcls = plugins.get("teacher", mname, f"{where}: components.loss.{aliases['loss']}.teachers")
+        if mcls.is_null:
+            raise ConfigError(f"{where}: components.loss.{aliases['loss']}: member teacher '{member}' is the null teacher")
+        mvalues = {**mvalues, **(mby.get(aliases["dataset"]) or {})}
+        mcfg = build_config(mcls.Config, mvalues, f"{where}: components.teacher.{member}")
+        members[str(member)] = {"name": mname, "config": config_to_dict(mcfg)}
+    return members
 
 
 def select_cells(cells: list[Cell], only: list[str]) -> list[Cell]:

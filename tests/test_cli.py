@@ -219,17 +219,17 @@ def test_launcher_comes_from_the_matrix_unless_the_command_line_names_one():
     import argparse
     from types import SimpleNamespace
 
-    from benchmark.cli import _launcher_choice  # a CLI helper tested on its own
+    from benchmark.cli.run import launcher_choice
 
     def args(**kw):
         base = dict(launcher=None, launcher_set=[], processes=None, gpus=None, slots=None)
         return argparse.Namespace(**{**base, **kw})
 
     m = SimpleNamespace(launcher={"name": "queue", "slots": 0, "timeout_s": 60})
-    assert _launcher_choice(args(), m) == ("queue", {"slots": 0, "timeout_s": 60})
-    assert _launcher_choice(args(slots=3), m) == ("queue", {"slots": 3, "timeout_s": 60})
-    assert _launcher_choice(args(launcher="queue", launcher_set=["cpu=true"]), m) == \
+    assert launcher_choice(args(), m) == ("queue", {"slots": 0, "timeout_s": 60})
+    assert launcher_choice(args(slots=3), m) == ("queue", {"slots": 3, "timeout_s": 60})
+    assert launcher_choice(args(launcher="queue", launcher_set=["cpu=true"]), m) == \
         ("queue", {"slots": 0, "timeout_s": 60, "cpu": True})
-    assert _launcher_choice(args(launcher="inline"), m) == ("inline", {})
-    assert _launcher_choice(args(), SimpleNamespace(launcher={})) == ("inline", {})
+    assert launcher_choice(args(launcher="inline"), m) == ("inline", {})
+    assert launcher_choice(args(), SimpleNamespace(launcher={})) == ("inline", {})
     assert m.launcher == {"name": "queue", "slots": 0, "timeout_s": 60}  # not consumed

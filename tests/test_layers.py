@@ -111,3 +111,28 @@ def test_the_guard_sees_lazy_imports_and_cycles():
     skipped = _type_checking_nodes(tree)
     lazy = [n.names[0].name for n in ast.walk(tree) if isinstance(n, ast.Import) and id(n) not in skipped]
     assert lazy == ["y"]
+
+
+#: the size rule of the core, unless a comment starting ``# size:`` in the function (or at the
+#: top of the module) says why it is larger
+MAX_FUNCTION_LINES, MAX_MODULE_LINES = 60, 400
+
+
+def _excused(lines: list[str], first: int, last: int) -> bool:
+    return any(line.strip().startswith("# size:") for line in lines[first - 1:last])
+
+
+def test_core_functions_and_modules_stay_small():
+    too_long = []
+    for name, path in MODULES.items():
+        if not name.startswith("benchmark"):
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if len(lines) > MAX_MODULE_LINES and not _excused(lines, 1, 30):
+            too_long.append(f"{path.relative_to(ROOT)}: {len(lines)} lines")
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES and not _excused(lines, node.lineno, node.end_lineno):
+                    too_long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {length} lines")
+    assert not too_long, "over the size rule (split, or say why in a '# size:' comment):\n" + "\n".join(too_long)

@@ -3,6 +3,6 @@ the bottom; one renderer per format on it (:mod:`.markdown`, :mod:`.latex`, :mod
 :mod:`.plots`, the CSV in :mod:`.writer`), none importing another; :mod:`.writer` on top."""
 from .markdown import render_markdown
 from .model import OURS, Leaderboard, build, paired_test
-from .writer import write
+from .writer import write, write_matrix
 
-__all__ = ["OURS", "Leaderboard", "build", "paired_test", "render_markdown", "write"]
+__all__ = ["OURS", "Leaderboard", "build", "paired_test", "render_markdown", "write", "write_matrix"]

@@ -44,3 +44,19 @@ def write(board: Leaderboard, out_dir: Path, stem: str, title: str, command: str
     if files.is_dir() and not any(files.iterdir()):
         files.rmdir()
     return paths + image_paths
+
+
+def write_matrix(plugins: Any, runner: Any, matrix: Any, out_dir: Path, command: str, primary: str | None = None,
+                 baselines: list[str] | None = None, reference: str | None = None) -> list[Path]:
+    """The leaderboard of every recorded cell of ``matrix`` (planned by ``runner``, read from its
+    store) against its baseline tables, as the matrix's ``leaderboard:`` block asks unless
+    ``primary``, ``baselines`` or ``reference`` override it."""
+    from .model import build
+
+    records = [r for r in (runner.store.read_record(j.run_id) for j in runner.plan(matrix)) if r is not None]
+    board_cfg = matrix.leaderboard
+    names = baselines if baselines is not None else board_cfg.baselines
+    tables = [plugins.get("baseline", n, "leaderboard.baselines") for n in names]
+    board = build(records, tables, primary or board_cfg.primary, board_cfg.metrics or None,
+                  reference or board_cfg.reference or None, None if primary else board_cfg.primary_by_dataset)
+    return write(board, out_dir, board_cfg.output or matrix.name, f"Leaderboard: {matrix.name}", command, records)

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from benchmark.cli import write_matrix_leaderboard
+from benchmark.report import write_matrix
 from benchmark.matrix import build_matrix
 from benchmark.plugin_manager import Plugins
 from benchmark.run import Runner
@@ -38,7 +38,7 @@ def test_per_cell_overhead(benchmark, tmp_path, launcher):
     def one_cell() -> None:
         tic = time.perf_counter()
         summary = runner.run(matrix, force=True, echo=lambda line: None, launcher_options=options)
-        write_matrix_leaderboard(plugins, runner, matrix, tmp_path / "lb", "bench run")
+        write_matrix(plugins, runner, matrix, tmp_path / "lb", "bench run")
         wall = time.perf_counter() - tic
         record = summary.executed[0]
         assert record["status"] == "ok", record.get("error")
