@@ -9,6 +9,7 @@ from .api import (
     Dataset,
     DistillLoss,
     FeatureSource,
+    FitContext,
     Launcher,
     Metric,
     Sample,
@@ -18,12 +19,13 @@ from .api import (
     TeacherOutput,
 )
 from .hookspecs import hookimpl
+from .plugin_api import API_VERSION
 from .settings import setting
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AnticipationData", "BaselineRow", "BaselineTable", "ClassSpace", "Corpus", "Dataset", "DistillLoss",
-    "FeatureSource", "Launcher", "Metric", "Sample", "Segment", "Student", "Teacher",
-    "TeacherOutput", "hookimpl", "setting", "__version__",
+    "FeatureSource", "FitContext", "Launcher", "Metric", "Sample", "Segment", "Student", "Teacher",
+    "API_VERSION", "TeacherOutput", "hookimpl", "setting", "__version__",
 ]

@@ -19,7 +19,7 @@ from .datatypes import (AnticipationData, BaselineRow, BaselineTable, ClassSpace
 
 #: what plugins import from here: the base classes and the data passed between them
 __all__ = ["AnticipationData", "BaselineRow", "BaselineTable", "ClassSpace", "Component", "Corpus", "Dataset",
-           "DistillLoss", "FeatureReport", "FeatureSource", "Finding", "Launcher", "Metric", "SELECTED_NOTE",
+           "DistillLoss", "FeatureReport", "FitContext", "FeatureSource", "Finding", "Launcher", "Metric", "SELECTED_NOTE",
            "SELECTED_ROW_LABEL", "Sample", "Segment", "Student", "Teacher", "TeacherOutput", "TrainStage"]
 
 # ----------------------------------------------------------------------------- components
@@ -97,6 +97,16 @@ class FeatureSource(Component):
         return FeatureReport([Finding("ok", f"computed by {self.name}: no files to check")])
 
 
+@dataclass(frozen=True)
+class FitContext:
+    """What a teacher is given in :meth:`Teacher.fit` besides the data."""
+
+    #: the plugin registries (to build a corpus or another component by name)
+    plugins: Any = None
+    #: the data folder (annotation files a corpus may read)
+    data_dir: Path | None = None
+
+
 class Teacher(Component):
     """Predicts the next action from the history; its outputs become soft labels."""
 
@@ -107,12 +117,14 @@ class Teacher(Component):
     provides_features: ClassVar[bool] = False
     #: "text" for language-model teachers, "ids" for teachers reading action ids only
     input_kind: ClassVar[str] = "text"
-    #: set by the runner before :meth:`fit`: the plugin registries (to build a corpus or another
-    #: component by name) and the data folder (annotation files a corpus may read)
+    #: plugin API 1 only (deprecated): ``context.plugins`` and ``context.data_dir``, set before an
+    #: API-1 ``fit(data, accelerator, seed)`` (see :mod:`benchmark.plugin_api`)
     plugins: Any = None
     data_dir: Path | None = None
 
-    def fit(self, data: AnticipationData, accelerator: Any, seed: int) -> None:
+    def fit(self, data: AnticipationData, accelerator: Any, seed: int, context: FitContext = FitContext()) -> None:
+        """Fit on ``data.splits["train"]``; ``context`` gives the plugin registries and the data
+        folder."""
         raise NotImplementedError
 
     def predict(self, data: AnticipationData, split: str, accelerator: Any) -> TeacherOutput:

@@ -25,6 +25,7 @@ import pluggy
 from . import hookspecs
 from .api import COMPONENT_KINDS, BaselineTable
 from .errors import PluginError
+from .plugin_api import warn_if_deprecated
 from .registry import Entry, Registry
 
 DIST_NAME = "lm2video-bench"
@@ -196,6 +197,8 @@ class Plugins:
                             "ignoring an item from",
                         )
                         continue
+                    if kind != "baseline":
+                        warn_if_deprecated(obj)
                     warning = self.registries[kind].add(
                         Entry(name, obj, impl.plugin_name, package, builtin)
                     )

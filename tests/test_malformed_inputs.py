@@ -144,7 +144,7 @@ class FaultyTeacher(Teacher):
         def __post_init__(self):
             if self.fail not in ("fit", "shape"):
                 raise ValueError(f"fail: expected 'fit' or 'shape', got {self.fail!r}")
-    def fit(self, data, accelerator, seed):
+    def fit(self, data, accelerator, seed, context):
         if self.config.fail == "fit":
             raise RuntimeError("faulty teacher: fit exploded")
     def predict(self, data, split, accelerator):

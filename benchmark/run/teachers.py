@@ -13,9 +13,10 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import atomic
-from ..api import AnticipationData, Teacher, TeacherOutput
+from ..api import AnticipationData, FitContext, Teacher, TeacherOutput
 from ..errors import DataError
 from ..matrix import Cell, Matrix
+from ..plugin_api import fit_teacher
 from ..plugin_manager import Plugins
 from ..store import RunStore
 from ..teacher_cache import TeacherCache
@@ -39,10 +40,11 @@ class Teachers:
         self.refit = refit
 
     def make(self, cell: Cell) -> Teacher:
-        """A fresh teacher of the cell, given what :class:`~benchmark.api.Teacher` declares."""
-        teacher = self.components.build(cell, "teacher")
-        teacher.plugins, teacher.data_dir = self.plugins, self.data_dir
-        return teacher
+        """A fresh teacher of the cell."""
+        return self.components.build(cell, "teacher")
+
+    def fit(self, teacher: Teacher, data: AnticipationData, accelerator: Any, seed: int) -> None:
+        fit_teacher(teacher, data, accelerator, seed, FitContext(self.plugins, self.data_dir))
 
     def is_null(self, cell: Cell) -> bool:
         return bool(self.plugins.get("teacher", cell.components["teacher"]).is_null)
@@ -98,7 +100,7 @@ class Teachers:
         log.info("fitting teacher %s on %d CPU threads", cell.teacher, cell.train["teacher_threads"])
         with fixed_threads(cell.train["teacher_threads"], accelerator.device.type):
             set_seed(cell.train["teacher_seed"])
-            teacher.fit(data, accelerator, cell.train["teacher_seed"])
+            self.fit(teacher, data, accelerator, cell.train["teacher_seed"])
             outputs = {split: teacher.predict(data, split, accelerator) for split in ("train", "val")}
             folds = int(cell.train.get("teacher_cross_fit", 0))
             if folds >= 2:
@@ -124,7 +126,7 @@ class Teachers:
             log.info("cross-fitting teacher %s: fold %d/%d (%d held-out samples)", cell.teacher, f + 1, folds, len(held))
             teacher = self.make(cell)
             set_seed(cell.train["teacher_seed"] + f + 1)
-            teacher.fit(sub, accelerator, cell.train["teacher_seed"] + f + 1)
+            self.fit(teacher, sub, accelerator, cell.train["teacher_seed"] + f + 1)
             out = teacher.predict(sub, "val", accelerator)
             if logits is None:
                 logits = np.zeros((len(train), out.logits.shape[1]), dtype=np.float32)

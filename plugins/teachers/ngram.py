@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.api import AnticipationData, Sample, Teacher, TeacherOutput
+from benchmark.api import AnticipationData, FitContext, Sample, Teacher, TeacherOutput
 from benchmark.settings import setting
 
 
@@ -49,7 +49,7 @@ class NGramTeacher(Teacher):
     provides_features = False
     Config = NGramConfig
 
-    def fit(self, data: AnticipationData, accelerator, seed: int) -> None:
+    def fit(self, data: AnticipationData, accelerator, seed: int, context: FitContext = FitContext()) -> None:
         """Count (context, next action) pairs of the training samples at every order."""
         c = self.config
         n_cls, length = data.classes.num_actions, c.order - 1

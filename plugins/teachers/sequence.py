@@ -6,7 +6,7 @@ teacher's value comes from language pretraining and how much from sequence model
 from __future__ import annotations
 
 
-from benchmark.api import AnticipationData, Teacher, TeacherOutput
+from benchmark.api import AnticipationData, FitContext, Teacher, TeacherOutput
 
 from .config import SequenceGRUConfig
 
@@ -29,7 +29,7 @@ class SequenceGRUTeacher(Teacher):
             rows.append([pad] * (L - len(h)) + h)  # left-pad: the last position is the latest
         return torch.as_tensor(rows, dtype=torch.long).reshape(-1, L)
 
-    def fit(self, data: AnticipationData, accelerator, seed: int) -> None:
+    def fit(self, data: AnticipationData, accelerator, seed: int, context: FitContext = FitContext()) -> None:
         import torch
         from torch import nn
         from torch.utils.data import DataLoader, TensorDataset

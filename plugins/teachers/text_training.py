@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from benchmark.api import AnticipationData
+from benchmark.api import AnticipationData, FitContext
 
 MARKERS = ["<v>", "<a>"]
 SCRATCH_SPECIALS = ["<s>", "</s>", "<pad>", "<unk>", "<mask>"]
@@ -310,11 +310,11 @@ def build_model(teacher: Any, data: AnticipationData, corpus_lines: list[str], d
     return TextTeacherState(model.to(device), tok)
 
 
-def corpus_lines(teacher: Any, data: AnticipationData) -> list[str]:
+def corpus_lines(teacher: Any, data: AnticipationData, context: FitContext) -> list[str]:
     c = teacher.config
     if not c.pretrain_corpus:
         return []
-    plugins = teacher.plugins
+    plugins = context.plugins
     if plugins is None:
         from benchmark.plugin_manager import get_plugins
 
@@ -323,15 +323,16 @@ def corpus_lines(teacher: Any, data: AnticipationData) -> list[str]:
 
     cls = plugins.get("corpus", c.pretrain_corpus, f"teacher {teacher.name}: pretrain_corpus")
     corpus = cls(build_config(cls.Config, c.pretrain_corpus_config, f"teacher {teacher.name}: pretrain_corpus_config"))
-    return [line for line in corpus.lines(data, teacher.data_dir) if line.strip()]
+    return [line for line in corpus.lines(data, context.data_dir) if line.strip()]
 
 
-def fit_text_teacher(teacher: Any, data: AnticipationData, accelerator: Any, seed: int) -> TextTeacherState:
+def fit_text_teacher(teacher: Any, data: AnticipationData, accelerator: Any, seed: int,
+                     context: FitContext) -> TextTeacherState:
     c = teacher.config
     device = accelerator.device
     torch.manual_seed(seed)
     with tempfile.TemporaryDirectory(prefix="bench-teacher-") as tmp:
-        state = build_model(teacher, data, corpus_lines(teacher, data), device, seed, Path(tmp))
+        state = build_model(teacher, data, corpus_lines(teacher, data, context), device, seed, Path(tmp))
     model, tok = state.model, state.tok
     samples = data.splits["train"]
     ids = encode(tok, train_texts(data), c.max_len)

