@@ -34,7 +34,7 @@ def _positional(function: Any) -> int:
 
 def api_version(cls: type) -> int:
     """The plugin API a component class is written against (read from its method signatures)."""
-    if getattr(cls, "kind", "") == "teacher" and _positional(cls.fit) < 4:
+    if cls.kind == "teacher" and _positional(cls.fit) < 4:
         return 1
     return API_VERSION
 

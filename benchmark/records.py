@@ -39,6 +39,11 @@ def new_record(job: "Job", error: str | None = None) -> dict[str, Any]:
     }
 
 
+def error_line(text: str) -> str:
+    """What a record's ``error`` keeps of an error message: its first line, at most 500 characters."""
+    return text.splitlines()[0][:500] if text.strip() else ""
+
+
 def row_label(record: dict[str, Any]) -> str:
     """The ``label`` of a record's leaderboard row: its own (``best val epoch``), then how many
     frames its features zero-filled, so such a row is never mistaken for a clean one."""

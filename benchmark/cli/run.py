@@ -9,7 +9,7 @@ from typing import Any
 from ..arguments import add_matrix_args, add_plugin_args, load_plugins_and_matrix
 from ..errors import ConfigError
 from ..matrix import select_cells
-from ..status import should_run
+from ..status import FAILED, OK, PENDING, should_run
 from .common import EXIT_CONFIG, EXIT_FAILED_CELLS, EXIT_INTERRUPTED, EXIT_OK, command_line
 
 
@@ -70,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
         print(tabulate(rows, headers=["run_id", "status", "dataset", "teacher", "student", "loss", "seed"]))
         for combo, reason in matrix.dropped:
             print(f"dropped {combo}: {reason}")
-        counts = {s: sum(j.status == s for j in jobs) for s in ("ok", "failed", "pending")}
-        print(f"{len(jobs)} cells: {counts['ok']} ok, {counts['failed']} failed, {counts['pending']} pending")
+        counts = {s: sum(j.status == s for j in jobs) for s in (OK, FAILED, PENDING)}
+        print(f"{len(jobs)} cells: {counts[OK]} ok, {counts[FAILED]} failed, {counts[PENDING]} pending")
         return EXIT_OK
     if not _cheap_checks_pass(runner, matrix):
         return EXIT_CONFIG
@@ -87,9 +87,9 @@ def run(args: argparse.Namespace) -> int:
 
         paths = report.write_matrix(plugins, runner, full, args.leaderboard_dir, command_line())
         print("leaderboard: " + ", ".join(str(p) for p in paths), file=sys.stderr)
-    previous_failed = [j for j in summary.skipped if j.status == "failed"]
+    previous_failed = [j for j in summary.skipped if j.status == FAILED]
     n_failed = len(summary.failed) + len(previous_failed)
-    elsewhere = getattr(summary, "elsewhere", [])
+    elsewhere = summary.elsewhere
     print(
         f"done: {len(summary.executed) - len(summary.failed) - len(elsewhere)} ran ok, {len(summary.failed)} failed, "
         + (f"{len(elsewhere)} left to another runner, " if elsewhere else "")
@@ -121,7 +121,7 @@ def _fetch_missing_annotations(plugins: Any, matrix: Any, data_dir: Path, progre
 
     for name in dict.fromkeys(cell.components["dataset"] for cell in matrix.cells):
         cls = plugins.get("dataset", name)
-        if getattr(cls, "manifest_file", None) is None:
+        if cls.manifest_file is None:
             continue
         files = load_manifest(cls.manifest_file)
         todo = [s for s in check(data_dir, name, files) if s.state != PRESENT]

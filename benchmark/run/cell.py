@@ -25,7 +25,7 @@ from ..api import SELECTED_ROW_LABEL, AnticipationData, TeacherOutput
 from ..coverage import zero_filled_frames
 from ..environment import describe
 from ..locks import CellLock
-from ..records import new_record
+from ..records import error_line, new_record
 from ..status import FAILED, OK
 from .budget import Budget, peak_rss_mb, reset_peak_rss
 from .inputs import train_data
@@ -64,7 +64,7 @@ class CellRun:
                              time.perf_counter() - self.t0)
             raise
         except Exception as exc:  # a failing cell is recorded; the matrix goes on
-            self.record["error"] = _first_line(f"{type(exc).__name__}: {exc}")
+            self.record["error"] = error_line(f"{type(exc).__name__}: {exc}")
             self.log.error("cell failed:\n%s", traceback.format_exc())
         finally:
             self.close()
@@ -192,7 +192,7 @@ class CellRun:
             plugins.hook().bench_update_record(cell=self.cell, record=record)
         except Exception as exc:
             record["status"] = FAILED
-            record["error"] = _first_line(f"bench_update_record hook raised {type(exc).__name__}: {exc}")
+            record["error"] = error_line(f"bench_update_record hook raised {type(exc).__name__}: {exc}")
         if self.accelerator is None or self.accelerator.is_main_process:
             self.runner.store.write_record(self.job.run_id, record)
             checkpoint.clear(self.run_dir / checkpoint.FOLDER)
@@ -221,10 +221,6 @@ class _Timer:
     def __exit__(self, kind: Any, *_: Any) -> None:
         if kind is None:
             self.timings[self.key] = round(time.perf_counter() - self.tic, 3)
-
-
-def _first_line(text: str) -> str:
-    return text.splitlines()[0][:500]
 
 
 def _cell_logger(run_dir: Path, rank: int) -> logging.Logger:

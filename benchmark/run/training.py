@@ -151,10 +151,9 @@ class _EpochSums:
         if "distill" in parts:
             self.distill = parts["distill"].float() * n + (0 if self.distill is None else self.distill)
 
-    def mean(self, value: Any = None) -> float | None:
-        if value is None:
-            return self.total / max(self.count, 1)
-        return float(value) / max(self.count, 1)
+    def mean(self, value: Any = None) -> float:
+        """The mean loss (of ``value``, a term's sum, when given)."""
+        return float(self.total if value is None else value) / max(self.count, 1)
 
 
 class _Training:

@@ -23,8 +23,8 @@ from typing import Any, Sequence
 from .. import atomic
 from ..errors import ConfigError, DataError
 from ..locks import INHERITED_ENV
-from ..records import new_record
-from ..status import NOT_RUN, claim, should_run
+from ..records import error_line, new_record
+from ..status import FAILED, NOT_RUN, OK, PENDING, claim, should_run
 
 JOB_FILE = "job.json"
 #: stdout and stderr of a launched cell (every rank), next to its record
@@ -134,14 +134,14 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
                     refit_teachers=bool(spec.get("refit_teachers", False)))
     if spec.get("lock_token"):  # the launcher holds the cell's lock for this process
         os.environ[INHERITED_ENV] = str(spec["lock_token"])
-    job = Job(Cell(**spec["cell"]), spec["run_id"], spec["identity"], str(spec.get("status", "pending")))
+    job = Job(Cell(**spec["cell"]), spec["run_id"], spec["identity"], str(spec.get("status", PENDING)))
     return runner.execute(job)
 
 
 def run_job_file(path: str | Path) -> str:
     """Run the job of ``path``; return the cell's status. The entry point of cluster jobs (a plain
     module-level function, so that submitit can refer to it by name)."""
-    return str(run_spec(read_job_file(Path(path))).get("status", "failed"))
+    return str(run_spec(read_job_file(Path(path))).get("status", FAILED))
 
 
 def failed_record(job: Any, error: str, elapsed_s: float, started: datetime | None = None,
@@ -150,7 +150,7 @@ def failed_record(job: Any, error: str, elapsed_s: float, started: datetime | No
     signal, time budget). Same keys as :meth:`Runner.execute`'s records, no metrics."""
     now = datetime.now(timezone.utc)
     return {
-        **new_record(job, error.splitlines()[0][:500] if error else "worker ended without a record"),
+        **new_record(job, error_line(error or "") or "worker ended without a record"),
         "feature_fingerprint": job.identity.get("feature_fingerprint", ""),
         "timings": {"total_s": round(elapsed_s, 3)},
         "started_at": (started or now).isoformat(),
@@ -234,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataError as exc:
         print(f"bench worker: error: {exc}", file=sys.stderr)
         return 2
-    return 0 if status == "ok" else EXIT_NOT_RUN if status in NOT_RUN else 1
+    return 0 if status == OK else EXIT_NOT_RUN if status in NOT_RUN else 1
 
 
 if __name__ == "__main__":

@@ -160,7 +160,7 @@ class ProcessPool:
         if result is not None:
             return result
         try:
-            job_file = write_job_file(self.runner, job, lock_token=getattr(lock, "token", ""))
+            job_file = write_job_file(self.runner, job, lock_token=lock.token)
             log_path = job_file.parent / WORKER_LOG
             command = self.command(job_file)
             env = {**os.environ, **self.env, **self.slots[slot]}
@@ -177,7 +177,7 @@ class ProcessPool:
                 lock.release()
             raise
         deadline = t0 + self.timeout_s if self.timeout_s > 0 else None
-        if getattr(self.runner, "progress", False):  # a long cell (a teacher fit) is not silence
+        if self.runner.progress:  # a long cell (a teacher fit) is not silence
             from tqdm.auto import tqdm
 
             tqdm.write(f"started {job.cell.label} (slot {slot}, log {log_path})", file=sys.stderr)

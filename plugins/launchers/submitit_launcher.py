@@ -133,7 +133,7 @@ class SubmititLauncher(Launcher):
         try:
             if not locked:
                 return
-            files = [str(write_job_file(runner, job, lock_token=getattr(lock, "token", ""))) for job, lock in locked]
+            files = [str(write_job_file(runner, job, lock_token=lock.token)) for job, lock in locked]
             started = datetime.now(timezone.utc)
             try:
                 submitted = executor.map_array(run_cluster_job, files, [self.ranks_per_node] * len(files),
