@@ -39,6 +39,10 @@ class TrainConfig:
     # k >= 2: the teacher's soft labels for the training split come from k teachers each fitted
     # without one fold of training videos (out-of-fold), instead of from a teacher that saw them
     teacher_cross_fit: int = setting(0, ge=0)
+    # a sample with no past action: "teacher" keeps what the teacher predicts from an empty
+    # history; "uniform" gives it a uniform target (constant logits), as the authors' student
+    # code does for a uid without teacher logits (their teachers never see an empty history)
+    teacher_empty_history: Literal["teacher", "uniform"] = "teacher"
     cpu: bool = False  # force CPU even when a GPU is visible
     # limits of one cell (0 = none), checked between training steps; exceeding one fails the cell
     time_budget_s: float = setting(0.0, ge=0.0)  # wall time since the cell started

@@ -33,6 +33,7 @@ def _hashed_train(cell: Any) -> dict[str, Any]:
         for key in ("teacher_seed", "teacher_cross_fit"):
             if key in train:
                 train[key] = 0
+        train.pop("teacher_empty_history", None)
         train.pop("teacher_threads", None)
     return train
 

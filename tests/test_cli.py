@@ -171,7 +171,7 @@ def test_paper_profile_validates_offline_without_features(tmp_path):
     dry = bench("run", "--profile", "paper", "--dry-run", "--runs-dir", tmp_path / "runs", env=env)
     assert dry.returncode == 0, dry.stderr
     assert "avt-epic55" in dry.stdout and "rulstm-paper" in dry.stdout and "distilbert" in dry.stdout
-    assert "avt-b" in dry.stdout and "avt-h-tsn" in dry.stdout and "87 cells" in dry.stdout
+    assert "avt-b" in dry.stdout and "avt-h-tsn" in dry.stdout and "123 cells" in dry.stdout
     cfg = bench("validate", "--profile", "paper", "--print-config", "--json", env=env)
     assert cfg.returncode == 0, cfg.stderr
     cells = json.loads(cfg.stdout)

@@ -28,6 +28,32 @@ from .inputs import Inputs, split_uids
 Fitted = tuple[dict[str, TeacherOutput], dict[str, Any]]
 
 
+def empty_history_targets(outputs: dict[str, TeacherOutput], data: AnticipationData,
+                          mode: str) -> tuple[dict[str, TeacherOutput], dict[str, Any]]:
+    """Apply ``train.teacher_empty_history`` to the samples without a past action: with
+    "uniform" their logits become 0 (a uniform softmax at any temperature); features are kept.
+    Returns the outputs and ``{mode, train, val}`` with the number of such samples per split."""
+    counts: dict[str, Any] = {"mode": mode}
+    replaced = dict(outputs)
+    for split, out in outputs.items():
+        empty = np.array([not s.history for s in data.splits[split]], dtype=bool)
+        counts[split] = int(empty.sum())
+        if mode == "uniform" and empty.any():
+            logits = np.array(out.logits, dtype=np.float32, copy=True)
+            logits[empty] = 0.0
+            replaced[split] = dataclasses.replace(out, logits=logits)
+    return replaced, counts
+
+
+def fit_data(data: AnticipationData, empty_history: str) -> AnticipationData:
+    """What a teacher is fitted on: with ``teacher_empty_history: uniform`` the training samples
+    without a past action are left out, as in the authors' teacher datasets, which hold one
+    example per history and none for an empty one."""
+    if empty_history != "uniform":
+        return data
+    return dataclasses.replace(data, splits={**data.splits, "train": [s for s in data.splits["train"] if s.history]})
+
+
 class Teachers:
     def __init__(self, components: Components, plugins: Plugins, data_dir: Path, cache: TeacherCache,
                  store: RunStore, refit: bool = False):
@@ -57,8 +83,9 @@ class Teachers:
             "config": cell.configs["teacher"],
             "seed": cell.train["teacher_seed"],
             "dataset_fingerprint": dataset_fingerprint,
-            "cross_fit": cell.train.get("teacher_cross_fit", 0),
+            "cross_fit": cell.train["teacher_cross_fit"],
             "threads": cell.train["teacher_threads"],
+            "empty_history": cell.train["teacher_empty_history"],
         }
 
     def outputs(self, cell: Cell, data: AnticipationData, accelerator: Any, log: logging.Logger) -> Fitted | None:
@@ -75,9 +102,10 @@ class Teachers:
                 raise ValueError(f"teacher '{cell.teacher}' returned logits of shape {out.logits.shape} for "
                                  f"split {split}, expected {expected}")
         log.info("teacher outputs %s (cache %s)", "reused" if cached else "computed", key)
+        outputs, empty = empty_history_targets(outputs, data, cell.train["teacher_empty_history"])
         return outputs, {"teacher_s": round(time.perf_counter() - tic, 3),
                          "record": {"teacher_cache": {"key": key, "reused": cached},
-                                    "teacher_info": teacher.describe()}}
+                                    "teacher_info": {**teacher.describe(), "empty_history": empty}}}
 
     def _cached(self, cell: Cell, data: AnticipationData, compute: Callable[[], dict[str, TeacherOutput]],
                 log: logging.Logger) -> tuple[dict[str, TeacherOutput], bool, str]:
@@ -100,7 +128,8 @@ class Teachers:
         log.info("fitting teacher %s on %d CPU threads", cell.teacher, cell.train["teacher_threads"])
         with fixed_threads(cell.train["teacher_threads"], accelerator.device.type):
             set_seed(cell.train["teacher_seed"])
-            self.fit(teacher, data, accelerator, cell.train["teacher_seed"])
+            self.fit(teacher, fit_data(data, cell.train["teacher_empty_history"]), accelerator,
+                     cell.train["teacher_seed"])
             outputs = {split: teacher.predict(data, split, accelerator) for split in ("train", "val")}
             folds = int(cell.train.get("teacher_cross_fit", 0))
             if folds >= 2:
@@ -126,7 +155,8 @@ class Teachers:
             log.info("cross-fitting teacher %s: fold %d/%d (%d held-out samples)", cell.teacher, f + 1, folds, len(held))
             teacher = self.make(cell)
             set_seed(cell.train["teacher_seed"] + f + 1)
-            self.fit(teacher, sub, accelerator, cell.train["teacher_seed"] + f + 1)
+            self.fit(teacher, fit_data(sub, cell.train["teacher_empty_history"]), accelerator,
+                     cell.train["teacher_seed"] + f + 1)
             out = teacher.predict(sub, "val", accelerator)
             if logits is None:
                 logits = np.zeros((len(train), out.logits.shape[1]), dtype=np.float32)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -31,6 +32,10 @@ class EPIC55Config:
     rulstm_ant_steps: int = setting(8, ge=1)
     history_len: int = setting(5, ge=0)  # past actions a text teacher reads (the paper's hist_len for EPIC-55)
     video_start: VideoStart = "clamp"  # "reference": drop and pad as AVT/RULSTM do (docs/datasets.md)
+    # how a text teacher reads an action: "official" from the EPIC verb and noun class keys
+    # ("take <v> fish"); "authors" from RULSTM's actions.csv names as Ghosh et al. build their
+    # texts (" get <v> fish"; docs/teachers.md)
+    verbalisation: Literal["official", "authors"] = "official"
 
     def __post_init__(self) -> None:
         observation(self)  # the window must fit the protocol
@@ -42,6 +47,23 @@ def epic_action_text(verb: str, noun: str) -> str:
         head, _, modifier = noun.partition(":")
         noun = f"{modifier.replace(':', ' ')} {head}"
     return f"{verb} <v> {noun}"
+
+
+def authors_action_text(name: str) -> str:
+    """An ``actions.csv`` name as the authors' ``epic55_finetuning.py`` verbalises it: the verb
+    is the text before the first ``_``, the noun the text after it with its ``:`` parts in
+    reverse order, joined by `` <v> ``. Their pandas read keeps the space that follows each
+    comma of the file, so every text starts with one; it is kept because byte-level tokenizers
+    (RoBERTa, GPT-2) read `` get`` and ``get`` as different tokens."""
+    verb, noun = name.strip().split("_")[:2] if "_" in name else (name.strip(), "")
+    return f" {verb} <v> {' '.join(noun.split(':')[::-1])}"
+
+
+def action_texts(verbalisation: str, names: list[str], verb_keys: list[str], noun_keys: list[str],
+                 verbs: list[int], nouns: list[int]) -> list[str]:
+    if verbalisation == "authors":
+        return [authors_action_text(n) for n in names]
+    return [epic_action_text(verb_keys[v], noun_keys[n]) for v, n in zip(verbs, nouns)]
 
 
 def many_shot_actions(classes: ClassSpace, verbs: list[int], nouns: list[int]) -> list[int]:
@@ -102,7 +124,7 @@ class EPIC55(Dataset):
             nouns=noun_keys,
             action_verb=np.asarray(actions.verb, dtype=np.int64),
             action_noun=np.asarray(actions.noun, dtype=np.int64),
-            action_texts=[epic_action_text(verb_keys[v], noun_keys[n]) for v, n in zip(actions.verb, actions.noun)],
+            action_texts=action_texts(c.verbalisation, actions.names, verb_keys, noun_keys, actions.verb, actions.noun),
         )
         annotated = parsing.read_split_segments(paths, actions)
         overlap = {s.video for s in annotated["train"]} & {s.video for s in annotated["val"]}

@@ -41,7 +41,10 @@ class TextTeacherConfig:
     warmup_ratio: float = setting(0.0, ge=0.0, lt=1.0)
     freeze_layers: int = setting(0, ge=0)  # freeze the embeddings and the first N transformer layers
     loss_weights: list[float] = setting(default_factory=lambda: [0.7, 0.15, 0.15], ge=0.0)  # action, verb, noun
-    class_balanced: bool = False  # class-balanced action CE (the paper's EGTEA setting)
+    class_balanced: bool = False  # class-balanced CE (the paper's EGTEA setting)
+    # which heads class_balanced weighs: "all" (action, verb and noun, as the authors'
+    # egtea_finetuning.py) or "action" only
+    balanced_heads: Literal["all", "action"] = "all"
     eval_batch_size: int = setting(128, ge=1)
     # stage A: optional in-domain pretraining (masked LM for encoders, causal LM for GPT-2)
     pretrain_corpus: str = ""  # a registered corpus; "" skips stage A

@@ -270,9 +270,21 @@ class TextTeacherState:
 
 
 def class_weights(targets: np.ndarray, n: int) -> torch.Tensor:
+    """``N / (n * count_c)`` per class, scikit-learn's "balanced" weights as the authors use them.
+    Their ``n`` counts the classes present, ours all ``n``: a common factor, which a weighted
+    mean cross-entropy divides out, so the losses are the same."""
     counts = np.bincount(targets, minlength=n).astype(np.float64)
     weights = len(targets) / (n * np.maximum(counts, 1.0))
     return torch.as_tensor(weights, dtype=torch.float32)
+
+
+def head_weights(c: Any, data: AnticipationData, targets: dict[str, torch.Tensor],
+                 device: torch.device) -> dict[str, torch.Tensor | None]:
+    """The class weights of each head's cross-entropy (None: unweighted)."""
+    cls = data.classes
+    sizes = {"action": cls.num_actions, "verb": len(cls.verbs), "noun": len(cls.nouns)}
+    heads = () if not c.class_balanced else ("action",) if c.balanced_heads == "action" else tuple(sizes)
+    return {h: class_weights(targets[h].numpy(), n).to(device) if h in heads else None for h, n in sizes.items()}
 
 
 def build_model(teacher: Any, data: AnticipationData, corpus_lines: list[str], device: torch.device,
@@ -339,8 +351,7 @@ def fit_text_teacher(teacher: Any, data: AnticipationData, accelerator: Any, see
     lengths = np.array([len(x) for x in ids])
     y = {k: torch.as_tensor(np.array([getattr(s.target, k) for s in samples]), dtype=torch.long)
          for k in ("action", "verb", "noun")}
-    cls = data.classes
-    weight = class_weights(y["action"].numpy(), cls.num_actions).to(device) if c.class_balanced else None
+    weight = head_weights(c, data, y, device)
     head_params = [p for n, p in model.named_parameters() if not n.startswith("backbone.")]
     body_params = [p for n, p in model.named_parameters() if n.startswith("backbone.") and p.requires_grad]
     # no weight decay on biases and normalisation weights (the 1-d parameters), as in the paper
@@ -368,9 +379,8 @@ def fit_text_teacher(teacher: Any, data: AnticipationData, accelerator: Any, see
             input_ids, mask = collate([ids[i] for i in idx], tok.pad_token_id, c.pad_to, left)
             with accelerator.autocast():
                 out = model(input_ids.to(device), mask.to(device))
-                loss = (w_a * nn.functional.cross_entropy(out["action"].float(), y["action"][idx].to(device), weight=weight)
-                        + w_v * nn.functional.cross_entropy(out["verb"].float(), y["verb"][idx].to(device))
-                        + w_n * nn.functional.cross_entropy(out["noun"].float(), y["noun"][idx].to(device)))
+                loss = sum(w * nn.functional.cross_entropy(out[head].float(), y[head][idx].to(device), weight=weight[head])
+                           for head, w in (("action", w_a), ("verb", w_v), ("noun", w_n)))
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"teacher {teacher.name}: loss became {loss.item()} in epoch {epoch + 1}")
             opt.zero_grad(set_to_none=True)

@@ -13,7 +13,7 @@ from benchmark.config import build_config
 from benchmark.protocol import frame_of, frames_of
 from plugins.datasets.anticipation import build_samples, observation, order_timelines
 from plugins.datasets.egtea import EGTEA, EGTEAConfig, egtea_action_text
-from plugins.datasets.epic55 import EPIC55, EPIC55Config, epic_action_text
+from plugins.datasets.epic55 import EPIC55, EPIC55Config, authors_action_text, epic_action_text
 from plugins.datasets.parsing import read_rulstm_segments
 
 DATA = Path(os.environ.get("BENCH_DATA_DIR", "/nonexistent"))
@@ -228,6 +228,36 @@ def test_text_verbalisation():
     assert egtea_action_text("Take_eating:utensil") == "take <v> eating utensil"
     assert egtea_action_text("Inspect/Read_recipe") == "inspect or read <v> recipe"
     assert egtea_action_text("Move Around_bacon") == "move around <v> bacon"
+
+
+def test_authors_verbalisation_of_actions_csv_names():
+    # epic55_finetuning.py: name.split('_')[0] + ' <v> ' + ' '.join(name.split('_')[1].split(':')[::-1]),
+    # on names that pandas read with the space after the comma of actions.csv
+    assert authors_action_text("get_fish") == " get <v> fish"
+    assert authors_action_text(" pick-up_chilli") == " pick-up <v> chilli"
+    assert authors_action_text("put_pan:dust") == " put <v> dust pan"
+    assert authors_action_text("take_a:b:c") == " take <v> c b a"
+
+
+@needs_data
+def test_epic55_verbalisation_modes_on_the_real_actions_file():
+    rows = {}
+    with (DATA / "epic55" / "rulstm" / "actions.csv").open() as fh:
+        next(fh)
+        for line in fh:
+            aid, name, verb, noun = line.rstrip("\n").split(",")
+            rows[int(aid)] = (name, int(verb), int(noun))
+    official = EPIC55(EPIC55Config()).load(DATA).classes
+    authors = EPIC55(EPIC55Config(verbalisation="authors")).load(DATA).classes
+    assert rows[2][0] == " get_fish" and authors.action_texts[2] == " get <v> fish"
+    assert official.action_texts[2] == f"{official.verbs[rows[2][1]]} <v> fish" == "take <v> fish"
+    assert rows[3][0] == " pick-up_chilli" and authors.action_texts[3] == " pick-up <v> chilli"
+    for aid, (name, _, _) in rows.items():
+        verb, noun = name.split("_")[0], name.split("_")[1]
+        assert authors.action_texts[aid] == verb + " <v> " + " ".join(noun.split(":")[::-1])
+    differ = sum(a.strip() != o for a, o in zip(authors.action_texts, official.action_texts))
+    assert differ == 1287 and len(rows) == 2513
+    assert EPIC55(EPIC55Config()).fingerprint(DATA) != EPIC55(EPIC55Config(verbalisation="authors")).fingerprint(DATA)
 
 
 @pytest.mark.parametrize("content, message", [

@@ -135,3 +135,27 @@ def test_stage_a_corpus_lines_longer_than_max_len_are_windowed_not_truncated(pre
     assert len(windows) - 1 == -(-len(plain) // (40 - len(prefix) - len(suffix)))
     assert all(w[:len(prefix)] == prefix and w[len(w) - len(suffix):] == suffix for w in windows)
     assert (prefix, suffix) == (([], []) if preset == "gpt2" else ([tok.cls_token_id], [tok.sep_token_id]))
+
+
+@pytest.mark.parametrize("heads, weighted", [("all", ("action", "verb", "noun")), ("action", ("action",))])
+def test_class_balanced_weights_on_the_heads(monkeypatch, heads, weighted):
+    data = tiny_data()
+    calls: list[torch.Tensor | None] = []
+    original = torch.nn.functional.cross_entropy
+
+    def spy(logits, target, weight=None, **kw):
+        calls.append(weight)
+        return original(logits, target, weight=weight, **kw)
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", spy)
+    teacher = P["bert"](TextTeacherConfig(**TINY, epochs=1, class_balanced=True, balanced_heads=heads))
+    teacher.fit(data, _Acc(), 0)
+    train = data.splits["train"]
+    for head, n, got in zip(("action", "verb", "noun"), (4, 4, 3), calls[:3]):  # one step: the three heads
+        if head not in weighted:
+            assert got is None
+            continue
+        # scikit-learn's "balanced": n_samples / (n_classes * count of the class)
+        y = [getattr(s.target, head) for s in train]
+        expected = [len(y) / (n * max(y.count(c), 1)) for c in range(n)]
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6)
