@@ -55,7 +55,9 @@ def _e(value: Any) -> str:
 
 
 def _note_html(note: Note) -> str:
-    return "".join(_e(value) if kind == "text" else f"<code>{_e(value)}</code>" for kind, value in note.parts)
+    # prose is element content: only &, < and > need escaping (quotes stay as written)
+    return "".join(html.escape(value, quote=False) if kind == "text" else f"<code>{_e(value)}</code>"
+                   for kind, value in note.parts)
 
 
 def _figure(stem: str, name: str, alt: str, caption: str) -> str:
