@@ -14,13 +14,13 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 import numpy as np
 
 from .checks import FeatureReport, Finding
-from .datatypes import (AnticipationData, BaselineRow, BaselineTable, ClassSpace, Sample, Segment,
-                        TeacherOutput)
+from .datatypes import (AnticipationData, BaselineRow, BaselineTable, ClassSpace, ReproductionCard, Sample,
+                        Segment, TeacherOutput)
 
 #: what plugins import from here: the base classes and the data passed between them
 __all__ = ["AnticipationData", "BaselineRow", "BaselineTable", "ClassSpace", "Component", "Corpus", "Dataset",
            "DistillLoss", "FeatureReport", "FitContext", "FeatureSource", "Finding", "Launcher", "Metric", "SELECTED_NOTE",
-           "SELECTED_ROW_LABEL", "Sample", "Segment", "Student", "Teacher", "TeacherOutput", "TrainStage"]
+           "SELECTED_ROW_LABEL", "ReproductionCard", "Sample", "Segment", "Student", "Teacher", "TeacherOutput", "TrainStage"]
 
 # ----------------------------------------------------------------------------- components
 
@@ -134,6 +134,13 @@ class Teacher(Component):
         """What the teacher's record says about the fitted teacher (``teacher_info``), e.g. the
         checkpoint it loaded; read after :meth:`fit`."""
         return {}
+
+    def corpus(self) -> tuple[str, dict[str, Any]] | None:
+        """The registered corpus this teacher pretrains on and its config, or None (no stage A).
+        The runner checks that the corpus is available before a run, and its fingerprint joins
+        the teacher cache key and the teacher's provenance; :func:`benchmark.corpora.build_corpus`
+        builds it."""
+        return None
 
 
 class Student(Component):
@@ -271,6 +278,14 @@ class Corpus(Component):
         a corpus must never yield text from its validation split."""
         raise NotImplementedError
 
+    def fingerprint(self, data_dir: Path | None) -> str:
+        """What identifies the corpus's text beyond its config, e.g. the sha256 of the file it
+        reads (part of the teacher cache key and the teacher's provenance). Raise
+        :class:`~benchmark.errors.ConfigError` when that file is not available here: ``bench
+        validate`` then notes it and ``bench run`` stops before running. Default "": a corpus
+        derived from the dataset, which the dataset fingerprint already covers."""
+        return ""
+
 
 class Launcher(Component):
     """Executes cells: in this process, in subprocesses, on a cluster..."""
@@ -295,6 +310,7 @@ COMPONENT_KINDS: dict[str, type] = {
     "feature_source": FeatureSource,
     "metric": Metric,
     "baseline": BaselineTable,
+    "card": ReproductionCard,
     "launcher": Launcher,
     "corpus": Corpus,
 }

@@ -76,7 +76,8 @@ def _read_state_dict(path: Path, where: str) -> dict[str, torch.Tensor]:
 def load_weights(model: nn.Module, path: Path, where: str = "weights") -> None:
     """Load a local state dict into a headless timm model. Classifier weights in the file are
     ignored; the model's own checkpoint filter (e.g. ViT position-embedding resizing) is applied
-    when timm has one; any backbone weight missing from the file is an error."""
+    when timm has one; a backbone weight missing from the file, or a weight in the file that is
+    neither the model's nor its classifier's, is an error (never a silently untrained model)."""
     state = _read_state_dict(path, where)
     filter_fn = getattr(sys.modules.get(type(model).__module__), "checkpoint_filter_fn", None)
     if callable(filter_fn):
@@ -91,10 +92,16 @@ def load_weights(model: nn.Module, path: Path, where: str = "weights") -> None:
         wrong = [k for k in missing if k in state]
         what = f"{len(wrong)} with another shape, e.g. '{wrong[0]}'" if wrong else f"e.g. '{missing[0]}'"
         raise ConfigError(f"{where}: {path} lacks {len(missing)} weights of {type(model).__name__} ({what})")
+    classifier = model.pretrained_cfg.get("classifier", "head") if hasattr(model, "pretrained_cfg") else "head"
+    heads = tuple(f"{c}." for c in ([classifier] if isinstance(classifier, str) else classifier))
+    unexpected = sorted(k for k in set(state) - set(usable) if not k.startswith(heads))
+    if unexpected:
+        raise ConfigError(f"{where}: {path} holds {len(unexpected)} weights that {type(model).__name__} does not have "
+                          f"(e.g. '{unexpected[0]}'): a checkpoint of another model?")
     model.load_state_dict(usable, strict=True)
     skipped = sorted(set(state) - set(usable))
     if skipped:
-        log.info("%s: %d entries of %s not used (e.g. %s)", where, len(skipped), path, skipped[0])
+        log.info("%s: %d classifier entries of %s not used (e.g. %s)", where, len(skipped), path, skipped[0])
 
 
 def input_size(model: nn.Module, image_size: int = 0) -> tuple[int, int]:

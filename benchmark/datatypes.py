@@ -148,3 +148,26 @@ class BaselineTable:
     version: str = "1"
     description: str = ""
     kind: ClassVar[str] = "baseline"
+
+
+@dataclass
+class ReproductionCard:
+    """One published row and the matrix cell that reproduces it (``bench reproduce``)."""
+
+    name: str
+    description: str
+    matrix: str  # a shipped matrix (or profile) name, or a path
+    cell: dict[str, str]  # dataset, teacher, student, loss (matrix aliases)
+    seeds: list[int]  # the seeds whose mean is compared
+    published: dict[str, float]  # metric -> the published value
+    source: str  # where the published values come from
+    tolerance: dict[str, float]  # metric -> largest absolute difference that still reproduces
+    #: the published row in a baseline table, ``{table, dataset, label}``, whose values must equal ``published``
+    baseline: dict[str, str] = field(default_factory=dict)
+    #: name -> {at: a dotted path into the cell's resolved config, expect: its value}, e.g. the
+    #: frame rate, resolution and feature file the published run used
+    preprocessing: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data_kind: str = "real"  # "synthetic" for a card that checks the suite on generated data
+    path: str = ""
+    version: str = "1"
+    kind: ClassVar[str] = "card"

@@ -76,6 +76,15 @@ def bench_register_baselines():
 
 
 @hookspec
+def bench_register_cards():
+    """Return a list of :class:`benchmark.api.ReproductionCard` objects: a published row and the
+    matrix cell that reproduces it, for ``bench reproduce``.
+
+    Use :func:`benchmark.cards.load_card_yaml` to ship cards as YAML files.
+    """
+
+
+@hookspec
 def bench_register_corpora():
     """Return a list of :class:`benchmark.api.Corpus` subclasses: text for the in-domain
     pretraining stage of text teachers (never containing validation segments)."""

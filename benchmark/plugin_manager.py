@@ -23,7 +23,7 @@ from typing import Any, Iterable
 import pluggy
 
 from . import hookspecs
-from .api import COMPONENT_KINDS, BaselineTable
+from .api import COMPONENT_KINDS, BaselineTable, ReproductionCard
 from .errors import PluginError
 from .plugin_api import warn_if_deprecated
 from .registry import Entry, Registry
@@ -34,7 +34,7 @@ DIST_NAME = "lm2video-bench"
 BUILTIN_PLUGINS: dict[str, str] = {
     name: f"plugins.{name}"
     for name in ("datasets", "features", "teachers", "students", "losses", "metrics", "baselines", "launchers",
-                 "corpora")
+                 "corpora", "cards")
 }
 
 #: hook name -> component kind
@@ -48,7 +48,11 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "bench_register_baselines": "baseline",
     "bench_register_launchers": "launcher",
     "bench_register_corpora": "corpus",
+    "bench_register_cards": "card",
 }
+
+#: kinds registered as objects (loaded from data files), not as component classes
+OBJECT_KINDS = {"baseline": BaselineTable, "card": ReproductionCard}
 
 
 @dataclass
@@ -185,7 +189,7 @@ class Plugins:
                     self._skip(impl.plugin_name, package, RuntimeError(f"{hook_name} raised {type(exc).__name__}: {exc}"))
                     continue
                 for obj in items:
-                    ok = isinstance(obj, BaselineTable) if kind == "baseline" else (
+                    ok = isinstance(obj, OBJECT_KINDS[kind]) if kind in OBJECT_KINDS else (
                         isinstance(obj, type) and issubclass(obj, base)
                     )
                     name = getattr(obj, "name", "")
@@ -197,7 +201,7 @@ class Plugins:
                             "ignoring an item from",
                         )
                         continue
-                    if kind != "baseline":
+                    if kind not in OBJECT_KINDS:
                         warn_if_deprecated(obj)
                     warning = self.registries[kind].add(
                         Entry(name, obj, impl.plugin_name, package, builtin)

@@ -39,7 +39,7 @@ def _hashed_train(cell: Any) -> dict[str, Any]:
 
 
 def identity(cell: Any, versions: dict[str, str], dataset_fingerprint: str, suite_major: str,
-             feature_fingerprint: str = "") -> dict[str, Any]:
+             feature_fingerprint: str = "", corpus_fingerprint: str = "") -> dict[str, Any]:
     """The hashed content of a cell (also written to its ``config.json``)."""
     return {
         "schema": SCHEMA_VERSION,
@@ -53,6 +53,7 @@ def identity(cell: Any, versions: dict[str, str], dataset_fingerprint: str, suit
         "dataset_fingerprint": dataset_fingerprint,
         "feature_fingerprint": feature_fingerprint,
         **({"members": cell.members} if getattr(cell, "members", None) else {}),
+        **({"corpus_fingerprint": corpus_fingerprint} if corpus_fingerprint else {}),
     }
 
 

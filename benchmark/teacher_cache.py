@@ -60,14 +60,22 @@ class TeacherCache:
     def lock_path(self, key: str) -> Path:
         return self.root / "_locks" / f"{key}.lock"
 
+    def meta(self, key: str) -> dict[str, Any]:
+        """An entry's metadata ({} for a missing or unreadable entry)."""
+        try:
+            return json.loads((self.path(key) / META).read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError, OSError):
+            return {}
+
     def uids(self, key: str) -> dict[str, list[str]] | None:
         """Per split, the sample uids an entry's rows belong to (None for entries written
         before uids were stored, or a missing entry)."""
-        try:
-            meta = json.loads((self.path(key) / META).read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError, OSError):
-            return None
-        return meta.get("uids")
+        return self.meta(key).get("uids")
+
+    def provenance(self, key: str) -> dict[str, Any] | None:
+        """What the fitted teacher said about itself when the entry was written (None before
+        provenance was stored)."""
+        return self.meta(key).get("provenance")
 
     def coverage_problem(self, key: str, expected: dict[str, list[str]]) -> str | None:
         """What is wrong with entry ``key``'s rows against the uids each split has now: a row
@@ -89,11 +97,12 @@ class TeacherCache:
     def get_or_compute(
         self, content: dict[str, Any], compute: Callable[[], dict[str, TeacherOutput]],
         on_wait: Callable[[str], None] | None = None, poll_s: float = 1.0,
-        uids: dict[str, list[str]] | None = None,
+        uids: dict[str, list[str]] | None = None, describe: Callable[[], dict[str, Any]] | None = None,
     ) -> tuple[dict[str, TeacherOutput], bool, str]:
         """(outputs, was_cached, key). While another process computes the same entry, wait for
         it (``on_wait`` is told once who holds it) rather than compute it twice. ``uids`` (per
-        split, the samples of the rows) are stored with a new entry."""
+        split, the samples of the rows) and ``describe()`` (the fitted teacher's provenance,
+        called after ``compute``) are stored with a new entry."""
         key = self.key(content)
         cached = self.load(key)
         if cached is not None:
@@ -112,13 +121,17 @@ class TeacherCache:
             cached = self.load(key)  # written by the holder this one waited for
             if cached is not None:
                 return cached, True, key
-            return self._compute_and_store(key, content, compute, uids), False, key
+            return self._compute_and_store(key, content, compute, uids, describe), False, key
         finally:
             lock.release()
 
     def _compute_and_store(self, key: str, content: dict[str, Any], compute: Callable[[], dict[str, TeacherOutput]],
-                           uids: dict[str, list[str]] | None = None) -> dict[str, TeacherOutput]:
+                           uids: dict[str, list[str]] | None = None,
+                           describe: Callable[[], dict[str, Any]] | None = None) -> dict[str, TeacherOutput]:
         outputs = compute()
+        extra = {"uids": uids} if uids else {}
+        if describe is not None:
+            extra["provenance"] = describe()
         arrays: dict[str, np.ndarray] = {}
         for split, out in outputs.items():
             arrays[f"{split}.logits"] = np.ascontiguousarray(out.logits, dtype=np.float32)
@@ -131,8 +144,7 @@ class TeacherCache:
             with atomic.atomic_dir(final) as tmp:
                 save_file(arrays, str(tmp / ARRAYS))
                 (tmp / META).write_text(
-                    json.dumps({"content": content, "splits": sorted(outputs), **({"uids": uids} if uids else {})},
-                               indent=2, default=str),
+                    json.dumps({"content": content, "splits": sorted(outputs), **extra}, indent=2, default=str),
                     encoding="utf-8",
                 )
         return outputs

@@ -160,6 +160,11 @@ def test_teachers_command_writes_a_teacher_only_leaderboard(tmp_path):
     assert "BERT-base teacher" not in md  # the paper's EPIC table is filtered out for other datasets
     res = bench("teachers", "--matrix", matrix, "--runs-dir", tmp_path / "runs", "--leaderboard-dir", tmp_path / "lb")
     assert res.stderr.count("reused") == 2
+    show = bench("teachers", "--matrix", matrix, "--runs-dir", tmp_path / "runs", "--show")
+    assert show.returncode == 0, show.stderr
+    header, _, *rows = show.stdout.splitlines()
+    assert "corpus (fingerprint)" in header and "stage-A steps" in header and "cache key" in header
+    assert len(rows) == 2 and all(" none " in row for row in rows)  # ngram and seq-gru: no corpus
 
 
 @pytest.mark.skipif(not os.environ.get("BENCH_DATA_DIR"), reason="needs the real annotation files")
@@ -187,6 +192,21 @@ def test_paper_profile_validates_offline_without_features(tmp_path):
     rulstm = next(c for c in cells if c["components"]["student"]["alias"] == "rulstm-paper")
     assert rulstm["components"]["dataset"]["config"]["sampling"] == "rulstm"
     assert rulstm["components"]["student"]["config"]["stages"] == "reference"
+    # the paper's teachers, fed as the authors fed them (paper.md 1.1-1.4)
+    teachers = {c["components"]["teacher"]["alias"]: c for c in cells if c["components"]["teacher"]["alias"] != "none"}
+    assert set(teachers) == {"bert", "gpt2", "roberta", "distilbert", "albert", "electra"}
+    checkpoints = {a: c["components"]["teacher"]["config"]["checkpoint"] for a, c in teachers.items()}
+    assert checkpoints["albert"] == "albert-base-v2" and checkpoints["electra"] == "google/electra-base-discriminator"
+    for alias, c in teachers.items():
+        t = c["components"]["teacher"]["config"]
+        assert (t["pretrain_corpus"], t["pretrain_max_steps"], t["pretrain_batch_size"]) == (
+            "recipe1m", 200000, 15 if alias == "roberta" else 12)
+        assert c["train"]["teacher_empty_history"] == "uniform" and t["marker_tokens"] is False
+        if c["components"]["dataset"]["alias"] == "egtea":
+            assert t["class_balanced"] and t["balanced_heads"] == "all"
+        else:
+            assert c["components"]["dataset"]["config"]["verbalisation"] == "authors"
+    assert "note: the corpus of teacher 'albert' is not available here (recipe1m corpus:" in res.stdout
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
     both = bench("validate", "--profile", "paper", "--matrix", "smoke", env=env)
     assert both.returncode == 2 and "alternatives" in both.stderr

@@ -5,6 +5,7 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_CONFIG = 0, 1, 2
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
@@ -24,3 +25,13 @@ def resolve_data_dir(args: argparse.Namespace) -> Path:
 
 def short(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def unavailable_notes(runner: Any) -> list[str]:
+    """One line per feature source and teacher corpus that a plan without the files found
+    missing (``Runner.plan(require_features=False)``)."""
+    notes = [f"note: feature source '{name}' is not available here ({reason}); `bench run` needs it"
+             for name, reason in sorted(runner.unavailable_features.items())]
+    notes += [f"note: the corpus of teacher '{name}' is not available here ({reason}); `bench run` needs it"
+              for name, reason in sorted(runner.unavailable_corpora.items())]
+    return notes

@@ -10,7 +10,7 @@ from ..arguments import add_matrix_args, add_plugin_args, load_plugins_and_matri
 from ..errors import ConfigError
 from ..matrix import select_cells
 from ..status import FAILED, OK, PENDING, should_run
-from .common import EXIT_CONFIG, EXIT_FAILED_CELLS, EXIT_INTERRUPTED, EXIT_OK, command_line
+from .common import EXIT_CONFIG, EXIT_FAILED_CELLS, EXIT_INTERRUPTED, EXIT_OK, command_line, unavailable_notes
 
 
 def add_parser(sub: Any) -> None:
@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
         _fetch_missing_annotations(plugins, matrix, runner.data_dir, progress=not args.no_progress)
     if args.dry_run:
         jobs = runner.plan(matrix, require_features=False)
-        for name, reason in sorted(runner.unavailable_features.items()):
-            print(f"note: feature source '{name}' is not available here ({reason})")
+        for note in unavailable_notes(runner):
+            print(note)
         from tabulate import tabulate
 
         rows = [[j.run_id, j.status, *j.cell.axes.values()] for j in jobs]

@@ -20,6 +20,9 @@ def add_parser(sub: Any) -> None:
     teach.add_argument("--leaderboard-dir", type=Path, default=Path("leaderboards"))
     teach.add_argument("--baseline", action="append", default=None, metavar="TABLE",
                        help="published teacher tables to show (default: ghosh2023-epic55-teachers)")
+    teach.add_argument("--show", action="store_true",
+                       help="print where each teacher's soft labels come from (checkpoint, corpus and its sha256, "
+                            "stage-A steps, verbalisation, samples covered) instead of writing the leaderboard")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
     records = runner.fit_teachers(matrix, echo=lambda line: print(line, file=sys.stderr))
     if not records:
         raise ConfigError(f"matrix '{matrix.name}' has no teacher other than 'none'")
+    if args.show:
+        print(provenance_table(records))
+        return EXIT_OK
     for r in records:
         info = r.get("teacher_info") or {}
         init = info.get("init", "")
@@ -48,3 +54,28 @@ def run(args: argparse.Namespace) -> int:
                               command_line())
     print("\n".join(str(p) for p in paths))
     return EXIT_OK
+
+
+def provenance_table(records: list[dict[str, Any]]) -> str:
+    """One row per fitted teacher: where its soft labels come from."""
+    from tabulate import tabulate
+
+    rows = []
+    for r in records:
+        info = r.get("teacher_info") or {}
+        corpus = info.get("corpus") or {}
+        stage_a = info.get("stage_a") or {}
+        texts = info.get("texts") or {}
+        uids = info.get("uids") or {}
+        empty = info.get("empty_history") or {}
+        rows.append([
+            r["cell"]["label"], info.get("init", ""), info.get("checkpoint", ""),
+            f"{corpus['name']} {corpus['fingerprint']}" if corpus else "none",
+            stage_a.get("steps", 0), texts.get("verbalisation", ""), str(texts.get("sha256", ""))[:12],
+            " / ".join(str(uids.get(s, "?")) for s in ("train", "val")),
+            f"{empty.get('mode', '')} ({empty.get('train', 0)} / {empty.get('val', 0)})" if empty else "",
+            r["teacher_cache_key"],
+        ])
+    return tabulate(rows, headers=["teacher", "init", "checkpoint", "corpus (fingerprint)", "stage-A steps",
+                                   "verbalisation", "texts sha256", "samples train / val",
+                                   "empty history (train / val)", "cache key"])

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..arguments import add_matrix_args, add_plugin_args, load_plugins_and_matrix
-from .common import EXIT_OK
+from .common import EXIT_OK, unavailable_notes
 
 
 def add_parser(sub: Any) -> None:
@@ -32,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"matrix '{matrix.name}': {len(jobs)} cells valid")
     for combo, reason in matrix.dropped:
         print(f"  dropped {combo}: {reason}")
-    for name, reason in sorted(runner.unavailable_features.items()):
-        print(f"  note: feature source '{name}' is not available here ({reason}); `bench run` needs it")
+    for note in unavailable_notes(runner):
+        print(f"  {note}")
     return EXIT_OK
 
 

@@ -5,8 +5,9 @@ from typing import Any
 
 import numpy as np
 
-from ..api import AnticipationData
+from ..api import AnticipationData, Corpus
 from ..config import build_config
+from ..corpora import teacher_corpus
 from ..matrix import Cell
 from ..plugin_manager import Plugins
 
@@ -21,6 +22,10 @@ class Components:
     def build(self, cell: Cell, kind: str) -> Any:
         cls = self.plugins.get(kind, cell.components[kind])
         return cls(build_config(cls.Config, cell.configs[kind], f"{kind} {cell.components[kind]}"))
+
+    def corpus(self, cell: Cell) -> Corpus | None:
+        """The corpus the cell's teacher pretrains on, built (None without stage A)."""
+        return teacher_corpus(self.plugins, self.build(cell, "teacher"), f"teacher {cell.teacher}")
 
     def versions(self, cell: Cell) -> dict[str, str]:
         out = {kind: f"{name}@{self.plugins.get(kind, name).version}" for kind, name in cell.components.items()}

@@ -22,6 +22,8 @@ class Planner:
         self._fingerprints: dict[str, str] = {}
         #: feature source -> why its files are unavailable (planning with ``require_features=False``)
         self.unavailable_features: dict[str, str] = {}
+        #: teacher -> why the corpus it pretrains on is unavailable (``require_features=False``)
+        self.unavailable_corpora: dict[str, str] = {}
 
     def plan(self, matrix: Matrix, require_features: bool = True) -> list[Job]:
         """Jobs of every cell with its run id and status. ``require_features=False`` lets a
@@ -29,7 +31,8 @@ class Planner:
         jobs = []
         for cell in matrix.cells:
             ident = identity(cell, self.components.versions(cell), self.dataset_fingerprint(cell),
-                             __version__.split(".")[0], self.feature_fingerprint(cell, require_features))
+                             __version__.split(".")[0], self.feature_fingerprint(cell, require_features),
+                             self.corpus_fingerprint(cell, require_features))
             rid = run_id(ident)
             jobs.append(Job(cell, rid, ident, self.store.status(rid)))
         return jobs
@@ -52,6 +55,19 @@ class Planner:
                 self.unavailable_features[cell.feature_source] = str(exc)
                 return "unavailable"
         return self._fingerprints[key]
+
+    def corpus_fingerprint(self, cell: Cell, required: bool = True) -> str:
+        """The fingerprint of the corpus the cell's teacher pretrains on ("" without one)."""
+        corpus = self.components.corpus(cell)
+        if corpus is None:
+            return ""
+        try:
+            return corpus.fingerprint(self.data_dir)
+        except ConfigError as exc:
+            if required:
+                raise ConfigError(f"teacher '{cell.teacher}': {exc}") from None
+            self.unavailable_corpora[cell.teacher] = str(exc)
+            return "unavailable"
 
     def _fingerprint(self, cell: Cell, kind: str, fn: Callable[[Any], str]) -> str:
         try:

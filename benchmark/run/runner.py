@@ -64,6 +64,11 @@ class Runner:
         """Feature source -> why its files are absent (after ``plan(require_features=False)``)."""
         return self.planner.unavailable_features
 
+    @property
+    def unavailable_corpora(self) -> dict[str, str]:
+        """Teacher -> why its pretraining corpus is absent (after ``plan(require_features=False)``)."""
+        return self.planner.unavailable_corpora
+
     def plan(self, matrix: Matrix, require_features: bool = True) -> list[Job]:
         return self.planner.plan(matrix, require_features)
 

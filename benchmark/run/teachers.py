@@ -4,6 +4,8 @@ teacher record per fit for the teacher-only leaderboards."""
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import json
 import logging
 import time
@@ -12,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import atomic
+from .. import atomic, corpora
 from ..api import AnticipationData, FitContext, Teacher, TeacherOutput
 from ..errors import DataError
 from ..matrix import Cell, Matrix
@@ -86,7 +88,12 @@ class Teachers:
             "cross_fit": cell.train["teacher_cross_fit"],
             "threads": cell.train["teacher_threads"],
             "empty_history": cell.train["teacher_empty_history"],
+            "corpus": self.corpus_fingerprint(cell),
         }
+
+    def corpus_fingerprint(self, cell: Cell) -> str:
+        corpus = self.components.corpus(cell)
+        return corpus.fingerprint(self.data_dir) if corpus is not None else ""
 
     def outputs(self, cell: Cell, data: AnticipationData, accelerator: Any, log: logging.Logger) -> Fitted | None:
         """The teacher's outputs of both splits, from the cache or fitted now (None for a null
@@ -95,7 +102,9 @@ class Teachers:
         if teacher.is_null:
             return None
         tic = time.perf_counter()
-        outputs, cached, key = self._cached(cell, data, lambda: self._fit(teacher, cell, data, accelerator, log), log)
+        describe = functools.partial(self.provenance, teacher, cell, data)  # called after the fit
+        outputs, cached, key = self._cached(cell, data, lambda: self._fit(teacher, cell, data, accelerator, log),
+                                            describe, log)
         for split, out in outputs.items():
             expected = (len(data.splits[split]), data.classes.num_actions)
             if out.logits.shape != expected:
@@ -103,18 +112,32 @@ class Teachers:
                                  f"split {split}, expected {expected}")
         log.info("teacher outputs %s (cache %s)", "reused" if cached else "computed", key)
         outputs, empty = empty_history_targets(outputs, data, cell.train["teacher_empty_history"])
+        info = (self.cache.provenance(key) if cached else None) or describe()
         return outputs, {"teacher_s": round(time.perf_counter() - tic, 3),
                          "record": {"teacher_cache": {"key": key, "reused": cached},
-                                    "teacher_info": {**teacher.describe(), "empty_history": empty}}}
+                                    "teacher_info": {**info, "empty_history": empty}}}
+
+    def provenance(self, teacher: Teacher, cell: Cell, data: AnticipationData) -> dict[str, Any]:
+        """Where a fitted teacher's soft labels come from: what it says about itself (checkpoint,
+        stage A), its corpus and that corpus's fingerprint, the texts it read and how many
+        samples of each split it covers."""
+        texts = "\n".join(data.classes.text(a) for a in range(data.classes.num_actions))
+        return {
+            **teacher.describe(),
+            "corpus": corpora.provenance(self.components.corpus(cell), self.data_dir),
+            "texts": {"verbalisation": data.info.get("protocol", {}).get("verbalisation", "the dataset's"),
+                      "sha256": hashlib.sha256(texts.encode("utf-8")).hexdigest()},
+            "uids": {split: len(data.splits[split]) for split in ("train", "val")},
+        }
 
     def _cached(self, cell: Cell, data: AnticipationData, compute: Callable[[], dict[str, TeacherOutput]],
-                log: logging.Logger) -> tuple[dict[str, TeacherOutput], bool, str]:
+                describe: Callable[[], dict[str, Any]], log: logging.Logger) -> tuple[dict[str, TeacherOutput], bool, str]:
         content = self.content(cell, data.fingerprint)
         if self.refit:
             return compute(), False, self.cache.key(content)
         uids = split_uids(data)
         outputs, cached, key = self.cache.get_or_compute(
-            content, compute, uids=uids,
+            content, compute, uids=uids, describe=describe,
             on_wait=lambda holder: log.info("teacher %s is being fitted by %s: waiting", cell.teacher, holder))
         problem = self.cache.coverage_problem(key, uids)
         if problem:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import ClassVar, Iterator
 
 from benchmark.api import AnticipationData, Corpus
+from benchmark.corpora import file_sha256
 from benchmark.errors import ConfigError, DataError
 
 
@@ -20,12 +21,25 @@ class TextFileCorpus(Corpus):
     version = "1"
     description = "the non-empty lines of a user's UTF-8 text file"
     Config = TextFileConfig
+    #: where a relative ``path`` is read from: the working directory, or the data directory
+    relative_to_data_dir: ClassVar[bool] = False
+
+    def path(self, data_dir: Path | None) -> Path:
+        """The file, which must exist (a one-line error names the config key otherwise)."""
+        path = Path(self.config.path).expanduser()
+        if self.relative_to_data_dir and not path.is_absolute() and data_dir is not None:
+            path = Path(data_dir) / path
+        if not self.config.path or not path.is_file():
+            raise ConfigError(f"{self.name} corpus: path {str(path) if self.config.path else ''!r} not found "
+                              "(set the corpus config key 'path')")
+        return path
+
+    def fingerprint(self, data_dir: Path | None) -> str:
+        return "sha256:" + file_sha256(self.path(data_dir))
 
     def lines(self, data: AnticipationData, data_dir: Path | None) -> Iterator[str]:
         """The stripped non-empty lines of ``path``, in file order."""
-        path = Path(self.config.path).expanduser()
-        if not self.config.path or not path.is_file():
-            raise ConfigError(f"text-file corpus: path {self.config.path!r} not found (set the corpus config key 'path')")
+        path = self.path(data_dir)
 
         def generate() -> Iterator[str]:
             with path.open(encoding="utf-8") as fh:

@@ -50,10 +50,16 @@ class TextTeacherConfig:
     pretrain_corpus: str = ""  # a registered corpus; "" skips stage A
     pretrain_corpus_config: dict[str, Any] = field(default_factory=dict)
     pretrain_epochs: int = setting(1, ge=1)
-    pretrain_max_steps: int = setting(0, ge=0)  # 0: whole epochs
+    pretrain_max_steps: int = setting(0, ge=0)  # 0: pretrain_epochs; else exactly this many steps (the Trainer's max_steps)
     pretrain_lr: float = setting(5e-5, gt=0.0)
     pretrain_batch_size: int = setting(32, ge=1)
     mlm_probability: float = setting(0.15, gt=0.0, lt=1.0)
+    pretrain_weight_decay: float = setting(0.01, ge=0.0)  # the authors' Trainer: 0
+    pretrain_schedule: Literal["constant", "linear"] = "constant"  # linear: to 0 at the last step (Trainer's)
+    pretrain_grad_clip: float = setting(0.0, ge=0.0)  # 0: none; the authors' Trainer clips at 1.0
+    # a corpus line longer than max_len: "window" cuts it into consecutive windows, none lost;
+    # "truncate" keeps its first max_len tokens, as the authors' LineByLineTextDataset does
+    pretrain_long_lines: Literal["window", "truncate"] = "window"
 
     def __post_init__(self) -> None:
         if self.scratch_hidden % self.scratch_heads:
@@ -71,6 +77,10 @@ class TextTeacher(Teacher):
     Config = TextTeacherConfig
     default_checkpoint: ClassVar[str] = ""
     model_type: ClassVar[str] = "bert"  # architecture family used for init: scratch
+    #: after :meth:`fit` with a corpus: what stage A did (objective, lines, steps, last loss)
+    stage_a: dict[str, Any] | None = None
+    pretrain_losses: list[float] = []
+    epoch_losses: list[float] = []
 
     @property
     def is_decoder(self) -> bool:
@@ -79,7 +89,12 @@ class TextTeacher(Teacher):
     def describe(self) -> dict[str, Any]:
         c = self.config
         return {"init": c.init, "checkpoint": c.checkpoint or self.default_checkpoint,
-                "model_type": self.model_type, "pooling": "last token" if self.is_decoder else "first token"}
+                "model_type": self.model_type, "pooling": "last token" if self.is_decoder else "first token",
+                **({"stage_a": self.stage_a} if self.stage_a else {})}
+
+    def corpus(self) -> tuple[str, dict[str, Any]] | None:
+        c = self.config
+        return (c.pretrain_corpus, dict(c.pretrain_corpus_config)) if c.pretrain_corpus else None
 
     def fit(self, data: AnticipationData, accelerator: Any, seed: int, context: FitContext = FitContext()) -> None:
         from .text_training import fit_text_teacher

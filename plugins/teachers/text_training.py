@@ -2,6 +2,7 @@
 and soft-label export. Imported only when a text teacher is fitted."""
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import tempfile
@@ -16,6 +17,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from benchmark.api import AnticipationData, FitContext
+from benchmark.errors import ConfigError
+
+log = logging.getLogger("bench.teachers")
 
 MARKERS = ["<v>", "<a>"]
 SCRATCH_SPECIALS = ["<s>", "</s>", "<pad>", "<unk>", "<mask>"]
@@ -228,14 +232,22 @@ def pretrain(teacher: Any, tok: Any, model_config: Any, init_from: str | None, l
     model.resize_token_embeddings(len(tok))
     model.to(device).train()
     collator = DataCollatorForLanguageModeling(tok, mlm=not teacher.is_decoder, mlm_probability=c.mlm_probability)
-    ids = encode_windows(tok, lines, c.max_len)
+    ids = encode_windows(tok, lines, c.max_len) if c.pretrain_long_lines == "window" else encode(tok, lines, c.max_len)
     lengths = np.array([len(x) for x in ids])
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=c.pretrain_lr, weight_decay=0.01)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=c.pretrain_lr,
+                            weight_decay=c.pretrain_weight_decay)
+    per_epoch = max(1, math.ceil(len(ids) / c.pretrain_batch_size))
+    # max_steps, as the Trainer's: exactly that many steps, over as many epochs as it takes
+    epochs = math.ceil(c.pretrain_max_steps / per_epoch) if c.pretrain_max_steps else c.pretrain_epochs
+    total_steps = c.pretrain_max_steps or epochs * per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: max(0.0, 1.0 - step / total_steps) if c.pretrain_schedule == "linear" else 1.0)
+    params = [p for p in model.parameters() if p.requires_grad]
     rng = np.random.default_rng(seed)
     step = 0
     started = time.perf_counter()
     teacher.pretrain_losses = []
-    for epoch in range(c.pretrain_epochs):
+    for epoch in range(epochs):
         total, count = 0.0, 0
         for idx in tqdm(batches(lengths, c.pretrain_batch_size, True, rng), desc=f"pretrain {epoch + 1}", leave=False, disable=None):
             batch = collator([{"input_ids": ids[i]} for i in idx])
@@ -243,17 +255,23 @@ def pretrain(teacher: Any, tok: Any, model_config: Any, init_from: str | None, l
                         labels=batch["labels"].to(device))
             opt.zero_grad(set_to_none=True)
             out.loss.backward()
+            if c.pretrain_grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, c.pretrain_grad_clip)
             opt.step()
+            sched.step()
             step += 1
             total, count = total + float(out.loss.detach()), count + 1
             if c.pretrain_max_steps and step >= c.pretrain_max_steps:
                 break
         teacher.pretrain_losses.append(total / max(count, 1))
         tqdm.write(f"teacher {teacher.name}: stage A ({'masked' if not teacher.is_decoder else 'causal'} LM) epoch "
-                   f"{epoch + 1}/{c.pretrain_epochs} loss {teacher.pretrain_losses[-1]:.4f} "
+                   f"{epoch + 1}/{epochs} loss {teacher.pretrain_losses[-1]:.4f} "
                    f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
         if c.pretrain_max_steps and step >= c.pretrain_max_steps:
             break
+    teacher.stage_a = {"objective": "causal LM" if teacher.is_decoder else "masked LM", "lines": len(lines),
+                       "windows": len(ids), "steps": step, "epochs": len(teacher.pretrain_losses),
+                       "last_epoch_loss": round(teacher.pretrain_losses[-1], 4) if teacher.pretrain_losses else None}
     folder = workdir / "pretrained"
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
@@ -287,6 +305,39 @@ def head_weights(c: Any, data: AnticipationData, targets: dict[str, torch.Tensor
     return {h: class_weights(targets[h].numpy(), n).to(device) if h in heads else None for h, n in sizes.items()}
 
 
+#: weights of a pretraining head, which a checkpoint may hold and the encoder alone does not use
+#: (BERT's cls., RoBERTa's lm_head., ALBERT's predictions. and sop_classifier., DistilBERT's
+#: vocab_*, ELECTRA's discriminator_predictions. and generator_*)
+PRETRAINING_HEADS = ("cls.", "lm_head.", "predictions.", "sop_classifier.", "vocab_transform.",
+                     "vocab_layer_norm.", "vocab_projector.", "discriminator_predictions.", "generator_")
+
+
+def load_backbone(path: str, where: str) -> Any:
+    """The encoder of a checkpoint, refusing one whose weights do not fit it: a missing weight
+    (other than the pooler, which first-token pooling does not use), a weight of another shape,
+    or one that is neither the encoder's nor a pretraining head's would leave part of the teacher
+    untrained without a word."""
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the report below says what matters, once
+    try:
+        model, info = AutoModel.from_pretrained(path, output_loading_info=True)
+    finally:
+        hf_logging.set_verbosity(level)
+    missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith("pooler."))
+    unexpected = sorted(k for k in info.get("unexpected_keys", ()) if not k.startswith(PRETRAINING_HEADS))
+    mismatched = sorted(str(k[0] if isinstance(k, tuple) else k) for k in info.get("mismatched_keys", ()))
+    for what, keys in (("lacks {} weights", missing), ("has {} weights of another shape", mismatched),
+                       ("holds {} weights the model does not have", unexpected)):
+        if keys:
+            raise ConfigError(f"{where}: checkpoint {path} {what.format(len(keys))} (e.g. '{keys[0]}'); "
+                              f"refusing a partly untrained {type(model).__name__}")
+    log.info("%s: loaded %s (%s, every encoder weight found)", where, path, type(model).__name__)
+    return model
+
+
 def build_model(teacher: Any, data: AnticipationData, corpus_lines: list[str], device: torch.device,
                 seed: int, workdir: Path) -> TextTeacherState:
     from transformers import AutoConfig, AutoModel
@@ -301,17 +352,7 @@ def build_model(teacher: Any, data: AnticipationData, corpus_lines: list[str], d
         config = AutoConfig.from_pretrained(init_from)
     if corpus_lines:
         init_from = pretrain(teacher, tok, config, init_from, corpus_lines, device, seed, workdir)
-        # the stage-A checkpoint has an LM head and no pooler by design: no load report about it
-        from transformers.utils import logging as hf_logging
-
-        level = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()
-        try:
-            backbone = AutoModel.from_pretrained(init_from)
-        finally:
-            hf_logging.set_verbosity(level)
-    else:
-        backbone = AutoModel.from_pretrained(init_from) if init_from else AutoModel.from_config(config)
+    backbone = load_backbone(init_from, f"teacher {teacher.name}") if init_from else AutoModel.from_config(config)
     backbone.resize_token_embeddings(len(tok))
     if getattr(backbone.config, "pad_token_id", None) is None:
         backbone.config.pad_token_id = tok.pad_token_id
@@ -323,18 +364,16 @@ def build_model(teacher: Any, data: AnticipationData, corpus_lines: list[str], d
 
 
 def corpus_lines(teacher: Any, data: AnticipationData, context: FitContext) -> list[str]:
-    c = teacher.config
-    if not c.pretrain_corpus:
-        return []
+    from benchmark.corpora import teacher_corpus
+
     plugins = context.plugins
     if plugins is None:
         from benchmark.plugin_manager import get_plugins
 
         plugins = get_plugins()
-    from benchmark.config import build_config
-
-    cls = plugins.get("corpus", c.pretrain_corpus, f"teacher {teacher.name}: pretrain_corpus")
-    corpus = cls(build_config(cls.Config, c.pretrain_corpus_config, f"teacher {teacher.name}: pretrain_corpus_config"))
+    corpus = teacher_corpus(plugins, teacher, f"teacher {teacher.name}")
+    if corpus is None:
+        return []
     return [line for line in corpus.lines(data, context.data_dir) if line.strip()]
 
 

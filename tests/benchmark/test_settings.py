@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from benchmark.plugin_manager import OBJECT_KINDS
+
 from benchmark.config import build_config
 from benchmark.errors import ConfigError
 from benchmark.matrix import TrainConfig
@@ -16,7 +18,7 @@ from benchmark.settings import Range, numeric_fields_without_range, range_proble
 def builtin_configs(plugins) -> list[tuple[str, type]]:
     out = [("train", TrainConfig)]
     for kind, registry in plugins.registries.items():
-        if kind == "baseline":
+        if kind in OBJECT_KINDS:
             continue
         for name in registry.names():
             cls = registry.get(name).obj

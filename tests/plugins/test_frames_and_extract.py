@@ -242,3 +242,23 @@ def test_cli_features_extract(tmp_path, capsys):
     assert main([*base[:3], str(tmp_path / "missing"), *base[4:], "--backbone", "resnet10t"]) == EXIT_CONFIG
     assert "is not a folder" in capsys.readouterr().err
     assert (tmp_path / "lmdb" / "data.mdb").is_file()  # failed runs left the old LMDB alone
+
+
+def test_backbone_weights_with_a_missing_or_an_unexpected_key_are_refused(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from benchmark.backbones import create_backbone
+
+    _, path = tiny_backbone(tmp_path)
+    state = load_file(str(path))
+    ok = {**state, "head.weight": torch.zeros(3, 8), "head.bias": torch.zeros(3)}  # a classifier: ignored
+    save_file(ok, str(tmp_path / "ok.safetensors"))
+    create_backbone("vit_base_patch16_224", image_size=16, kwargs=TINY_VIT, weights=str(tmp_path / "ok.safetensors"))
+    missing = {k: v for k, v in state.items() if k != "norm.weight"}
+    save_file(missing, str(tmp_path / "missing.safetensors"))
+    with pytest.raises(ConfigError, match=r"missing.safetensors lacks 1 weights of VisionTransformer \(e.g. 'norm.weight'\)"):
+        create_backbone("vit_base_patch16_224", image_size=16, kwargs=TINY_VIT, weights=str(tmp_path / "missing.safetensors"))
+    extra = {**state, "decoder.weight": torch.zeros(2)}
+    save_file(extra, str(tmp_path / "extra.safetensors"))
+    with pytest.raises(ConfigError, match=r"extra.safetensors holds 1 weights that VisionTransformer does not have \(e.g. 'decoder.weight'\)"):
+        create_backbone("vit_base_patch16_224", image_size=16, kwargs=TINY_VIT, weights=str(tmp_path / "extra.safetensors"))

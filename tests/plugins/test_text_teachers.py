@@ -78,16 +78,21 @@ def test_tiny_scratch_teacher_learns_a_deterministic_sequence(preset):
     assert teacher.epoch_losses[-1] < teacher.epoch_losses[0]
 
 
-def test_local_folder_checkpoint_loads_offline(tmp_path):
+def save_scratch_checkpoint(preset: str, data: AnticipationData, folder: Path) -> None:
+    """A small model of ``preset``'s architecture and its tokenizer, saved as a hub folder."""
     from transformers import AutoModel
 
     from plugins.teachers.text_training import load_tokenizer, scratch_config, train_texts
 
-    data = tiny_data()
-    scratch = P["gpt2"](TextTeacherConfig(**TINY))
+    scratch = P[preset](TextTeacherConfig(**TINY))
     tok = load_tokenizer(scratch, train_texts(data))
-    AutoModel.from_config(scratch_config(scratch, len(tok), 40, tok)).save_pretrained(tmp_path)
-    tok.save_pretrained(tmp_path)
+    AutoModel.from_config(scratch_config(scratch, len(tok), 40, tok)).save_pretrained(folder)
+    tok.save_pretrained(folder)
+
+
+def test_local_folder_checkpoint_loads_offline(tmp_path):
+    data = tiny_data()
+    save_scratch_checkpoint("gpt2", data, tmp_path)
     teacher = P["gpt2"](TextTeacherConfig(checkpoint=str(tmp_path), max_len=40, epochs=1, batch_size=8))
     teacher.fit(data, _Acc(), 0)
     assert teacher.predict(data, "val", _Acc()).logits.shape == (len(data.splits["val"]), 4)
@@ -116,7 +121,10 @@ def test_stage_a_pretraining_on_a_corpus(preset):
                                           pretrain_max_steps=3, pretrain_batch_size=4))
     teacher.fit(data, _Acc(), 0, FitContext(plugins=get_plugins()))
     assert teacher.predict(data, "val", _Acc()).logits.shape[1] == 4
-    assert len(teacher.pretrain_losses) == 1 and 0 < teacher.pretrain_losses[0] < 20  # stage A ran and logged
+    assert all(0 < loss < 20 for loss in teacher.pretrain_losses)  # stage A ran and logged every epoch
+    stage_a = teacher.describe()["stage_a"]
+    assert stage_a["steps"] == 3 and stage_a["epochs"] == len(teacher.pretrain_losses)  # steps over epochs
+    assert stage_a["objective"] == ("causal LM" if preset == "gpt2" else "masked LM")
 
 
 @pytest.mark.parametrize("preset", ["gpt2", "roberta"])
@@ -159,3 +167,25 @@ def test_class_balanced_weights_on_the_heads(monkeypatch, heads, weighted):
         y = [getattr(s.target, head) for s in train]
         expected = [len(y) / (n * max(y.count(c), 1)) for c in range(n)]
         np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6)
+
+
+def test_a_checkpoint_with_a_missing_or_an_unexpected_weight_is_refused(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from benchmark.errors import ConfigError
+
+    data = tiny_data()
+    save_scratch_checkpoint("bert", data, tmp_path)
+    weights = tmp_path / "model.safetensors"
+    state = load_file(str(weights))
+    teacher = P["bert"](TextTeacherConfig(checkpoint=str(tmp_path), max_len=40, epochs=1, batch_size=8))
+    teacher.fit(data, _Acc(), 0)  # complete: loads (the pooler may be absent, the heads are new)
+    victim = next(k for k in state if "encoder.layer.0.attention" in k)
+    save_file({k: v for k, v in state.items() if k != victim}, str(weights))
+    with pytest.raises(ConfigError, match=r"checkpoint .* lacks 1 weights \(e.g. '.*encoder.layer.0.attention"):
+        P["bert"](TextTeacherConfig(checkpoint=str(tmp_path), max_len=40, epochs=1)).fit(data, _Acc(), 0)
+    save_file({**state, "decoder.weight": torch.zeros(2)}, str(weights))
+    with pytest.raises(ConfigError, match=r"holds 1 weights the model does not have \(e.g. 'decoder.weight'\)"):
+        P["bert"](TextTeacherConfig(checkpoint=str(tmp_path), max_len=40, epochs=1)).fit(data, _Acc(), 0)
+    save_file({**state, "cls.predictions.bias": torch.zeros(8)}, str(weights))  # an MLM head: fine
+    P["bert"](TextTeacherConfig(checkpoint=str(tmp_path), max_len=40, epochs=1)).fit(data, _Acc(), 0)

@@ -90,3 +90,51 @@ def test_the_teacher_record_counts_the_empty_histories(tmp_path, mode):
     (record,) = summary.executed
     assert record["status"] == "ok", record.get("error")
     assert record["teacher_info"]["empty_history"] == {"mode": mode, "train": 6, "val": 3}
+
+
+def test_provenance_names_the_corpus_and_its_sha256_and_survives_the_cache(tmp_path):
+    import hashlib
+
+    from benchmark.plugin_manager import get_plugins
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("chop <v> onion <a> add <v> salt\nstir <v> soup <a> serve <v> soup\n")
+    teacher = ("components.teacher.roberta={init: scratch, scratch_hidden: 32, scratch_layers: 1, scratch_heads: 2, "
+               "scratch_vocab: 300, max_len: 32, epochs: 1, batch_size: 64, pretrain_corpus: text-file, "
+               f"pretrain_corpus_config: {{path: {corpus}}}, pretrain_max_steps: 2, pretrain_batch_size: 1}}")
+    overrides = ["train.epochs=1", "matrix.seed=[0]", "matrix.loss=[kl]", "matrix.teacher=[roberta]",
+                 "components.dataset.synthetic.train_videos=4", "components.dataset.synthetic.val_videos=2", teacher]
+    plugins = get_plugins()
+
+    def fit():
+        runner = Runner(plugins, tmp_path / "runs", progress=False)
+        (record,) = runner.fit_teachers(load_matrix("smoke", plugins, overrides), echo=lambda line: None)
+        return record
+
+    first = fit()
+    info = first["teacher_info"]
+    assert info["corpus"]["name"] == "text-file"
+    assert info["corpus"]["fingerprint"] == "sha256:" + hashlib.sha256(corpus.read_bytes()).hexdigest()
+    assert info["stage_a"]["steps"] == 2 and info["stage_a"]["lines"] == 2
+    assert info["texts"]["verbalisation"] == "the dataset's" and len(info["texts"]["sha256"]) == 64
+    assert set(info["uids"]) == {"train", "val"} and all(n > 0 for n in info["uids"].values())
+    again = fit()
+    assert again["teacher_cache_key"] == first["teacher_cache_key"]
+    assert again["teacher_info"]["stage_a"] == info["stage_a"]  # read back from the cache entry
+    corpus.write_text("wash <v> hand\n")  # another corpus: another teacher
+    assert fit()["teacher_cache_key"] != first["teacher_cache_key"]
+
+
+def test_a_missing_corpus_is_noted_when_validating_and_refused_when_running(tmp_path):
+    from benchmark.errors import ConfigError
+    from benchmark.plugin_manager import get_plugins
+
+    plugins = get_plugins()
+    teacher = ("components.teacher.roberta={init: scratch, pretrain_corpus: text-file, "
+               f"pretrain_corpus_config: {{path: {tmp_path / 'absent.txt'}}}}}")
+    matrix = load_matrix("smoke", plugins, ["matrix.teacher=[roberta]", "matrix.loss=[kl]", teacher])
+    runner = Runner(plugins, tmp_path / "runs", progress=False)
+    runner.plan(matrix, require_features=False)
+    assert "text-file corpus: path" in runner.unavailable_corpora["roberta"]
+    with pytest.raises(ConfigError, match=r"teacher 'roberta': text-file corpus: path .*absent.txt.* not found"):
+        runner.plan(matrix)
