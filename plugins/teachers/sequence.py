@@ -5,6 +5,9 @@ teacher's value comes from language pretraining and how much from sequence model
 """
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 
 from benchmark.api import AnticipationData, FitContext, Teacher, TeacherOutput
 
@@ -18,6 +21,8 @@ class SequenceGRUTeacher(Teacher):
     provides_features = True
     input_kind = "ids"
     Config = SequenceGRUConfig
+    #: after :meth:`fit`: per ensemble member, the epoch kept and the held-out top-5 of each epoch
+    members_info: list[dict[str, Any]] = []
 
     def _ids(self, data: AnticipationData, split: str):
         import torch
@@ -30,38 +35,21 @@ class SequenceGRUTeacher(Teacher):
         return torch.as_tensor(rows, dtype=torch.long).reshape(-1, L)
 
     def fit(self, data: AnticipationData, accelerator, seed: int, context: FitContext = FitContext()) -> None:
-        import torch
-        from torch import nn
-        from torch.utils.data import DataLoader, TensorDataset
-
-        from .sequence_model import SeqNet
+        from .sequence_training import fit_member, held_out_videos
 
         c = self.config
-        self.net = SeqNet(data, c).to(accelerator.device)
-        x = self._ids(data, "train")
-        y = torch.as_tensor([s.target.action for s in data.splits["train"]], dtype=torch.long)
-        loader = DataLoader(TensorDataset(x, y), batch_size=c.batch_size, shuffle=True,
-                            generator=torch.Generator().manual_seed(seed))
-        opt = torch.optim.AdamW(self.net.parameters(), lr=c.lr, weight_decay=c.weight_decay)
-        self.net.train()
-        for _ in range(c.epochs):
-            for xb, yb in loader:
-                xb, yb = xb.to(accelerator.device), yb.to(accelerator.device)
-                logits, _ = self.net(xb)
-                loss = nn.functional.cross_entropy(logits, yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+        held = held_out_videos(data, c.holdout_videos, seed)
+        self.nets, self.members_info = [], []
+        for member in range(c.ensemble):
+            net, info = fit_member(self, data, held, accelerator.device, seed + member)
+            self.nets.append(net)
+            self.members_info.append(info)
+
+    def describe(self) -> dict[str, Any]:
+        return {"members": self.members_info} if self.members_info else {}
 
     def predict(self, data: AnticipationData, split: str, accelerator) -> TeacherOutput:
-        import torch
-        from torch.utils.data import DataLoader, TensorDataset
+        from .sequence_training import predict_members
 
-        self.net.eval()
-        logits, feats = [], []
-        for (xb,) in DataLoader(TensorDataset(self._ids(data, split)), batch_size=512):
-            with torch.no_grad():
-                lo, fe = self.net(xb.to(accelerator.device))
-            logits.append(lo.float().cpu())
-            feats.append(fe.float().cpu())
-        return TeacherOutput(torch.cat(logits).numpy(), torch.cat(feats).numpy())
+        logits, features = predict_members(self.nets, self._ids(data, split), accelerator.device)
+        return TeacherOutput(np.asarray(logits), np.asarray(features))

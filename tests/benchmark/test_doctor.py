@@ -66,6 +66,7 @@ def setup(tmp_path: Path, keys: list[bytes], modalities=("rgb",), **lmdb_values)
 
 
 def doctor(capsys, data: Path, matrix: Path, *extra: str) -> tuple[int, str]:
+    extra = extra if "--runs-dir" in extra else (*extra, "--runs-dir", str(matrix.parent / "runs"))  # not ./runs
     code = main(["data", "doctor", "--matrix", str(matrix), "--data-dir", str(data), "--sample", "64", *extra])
     return code, capsys.readouterr().out
 
