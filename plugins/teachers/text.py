@@ -41,6 +41,10 @@ class TextTeacherConfig:
     warmup_ratio: float = setting(0.0, ge=0.0, lt=1.0)
     freeze_layers: int = setting(0, ge=0)  # freeze the embeddings and the first N transformer layers
     loss_weights: list[float] = setting(default_factory=lambda: [0.7, 0.15, 0.15], ge=0.0)  # action, verb, noun
+    # an action's logit also adds the verb and noun logits of its pair (rare actions share what is
+    # learnt about their verb and noun); off in the paper
+    factorised: bool = False
+    label_smoothing: float = setting(0.0, ge=0.0, lt=1.0)  # of the action cross-entropy; 0 in the paper
     class_balanced: bool = False  # class-balanced CE (the paper's EGTEA setting)
     # which heads class_balanced weighs: "all" (action, verb and noun, as the authors'
     # egtea_finetuning.py) or "action" only

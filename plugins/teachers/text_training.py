@@ -104,15 +104,21 @@ def load_tokenizer(teacher: Any, corpus_lines: list[str]) -> Any:
 
 
 class TextClassifier(nn.Module):
-    """Backbone + pooling + action / verb / noun heads."""
+    """Backbone + pooling + action / verb / noun heads. With ``pairs`` (each action's verb and
+    noun ids), an action's logit also adds the verb and noun logits of its pair (factorised)."""
 
-    def __init__(self, backbone: nn.Module, hidden: int, n_actions: int, n_verbs: int, n_nouns: int, last_token: bool):
+    def __init__(self, backbone: nn.Module, hidden: int, n_actions: int, n_verbs: int, n_nouns: int, last_token: bool,
+                 pairs: tuple[np.ndarray, np.ndarray] | None = None):
         super().__init__()
         self.backbone = backbone
         self.last_token = last_token
         self.action = nn.Linear(hidden, n_actions)
         self.verb = nn.Linear(hidden, n_verbs)
         self.noun = nn.Linear(hidden, n_nouns)
+        self.factorised = pairs is not None
+        if pairs is not None:
+            self.register_buffer("a2v", torch.as_tensor(pairs[0], dtype=torch.long), persistent=False)
+            self.register_buffer("a2n", torch.as_tensor(pairs[1], dtype=torch.long), persistent=False)
 
     def pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if not self.last_token:
@@ -124,7 +130,10 @@ class TextClassifier(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
         out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
         feature = self.pool(out.last_hidden_state, attention_mask)
-        return {"action": self.action(feature), "verb": self.verb(feature), "noun": self.noun(feature), "feature": feature}
+        action, verb, noun = self.action(feature), self.verb(feature), self.noun(feature)
+        if self.factorised:
+            action = action + verb[:, self.a2v] + noun[:, self.a2n]
+        return {"action": action, "verb": verb, "noun": noun, "feature": feature}
 
 
 def hidden_size(config: Any) -> int:
@@ -359,7 +368,8 @@ def build_model(teacher: Any, data: AnticipationData, corpus_lines: list[str], d
     freeze(backbone, c.freeze_layers)
     cls = data.classes
     model = TextClassifier(backbone, hidden_size(backbone.config), cls.num_actions, len(cls.verbs), len(cls.nouns),
-                           last_token=teacher.is_decoder)
+                           last_token=teacher.is_decoder,
+                           pairs=(cls.action_verb, cls.action_noun) if c.factorised else None)
     return TextTeacherState(model.to(device), tok)
 
 
@@ -418,7 +428,8 @@ def fit_text_teacher(teacher: Any, data: AnticipationData, accelerator: Any, see
             input_ids, mask = collate([ids[i] for i in idx], tok.pad_token_id, c.pad_to, left)
             with accelerator.autocast():
                 out = model(input_ids.to(device), mask.to(device))
-                loss = sum(w * nn.functional.cross_entropy(out[head].float(), y[head][idx].to(device), weight=weight[head])
+                loss = sum(w * nn.functional.cross_entropy(out[head].float(), y[head][idx].to(device), weight=weight[head],
+                                                           label_smoothing=c.label_smoothing if head == "action" else 0.0)
                            for head, w in (("action", w_a), ("verb", w_v), ("noun", w_n)))
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"teacher {teacher.name}: loss became {loss.item()} in epoch {epoch + 1}")

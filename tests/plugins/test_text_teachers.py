@@ -189,3 +189,32 @@ def test_a_checkpoint_with_a_missing_or_an_unexpected_weight_is_refused(tmp_path
         P["bert"](TextTeacherConfig(checkpoint=str(tmp_path), max_len=40, epochs=1)).fit(data, _Acc(), 0)
     save_file({**state, "cls.predictions.bias": torch.zeros(8)}, str(weights))  # an MLM head: fine
     P["bert"](TextTeacherConfig(checkpoint=str(tmp_path), max_len=40, epochs=1)).fit(data, _Acc(), 0)
+
+
+def test_the_factorised_head_adds_each_pairs_verb_and_noun_logits():
+    class Hidden(torch.nn.Module):
+        def forward(self, input_ids, attention_mask):
+            return type("Out", (), {"last_hidden_state": input_ids.float()[..., None].repeat(1, 1, 3)})()
+
+    torch.manual_seed(0)
+    verbs, nouns = np.array([0, 1, 2, 0]), np.array([0, 1, 0, 2])
+    model = TextClassifier(Hidden(), 3, 4, 3, 3, last_token=False, pairs=(verbs, nouns))
+    ids, mask = torch.tensor([[2, 5]]), torch.ones(1, 2, dtype=torch.long)
+    with torch.no_grad():
+        out = model(ids, mask)
+        z = out["feature"]
+        expected = model.action(z) + model.verb(z)[:, verbs] + model.noun(z)[:, nouns]
+    torch.testing.assert_close(out["action"], expected)
+    plain = TextClassifier(Hidden(), 3, 4, 3, 3, last_token=False)
+    with torch.no_grad():
+        torch.testing.assert_close(plain(ids, mask)["action"], plain.action(plain(ids, mask)["feature"]))
+
+
+def test_a_factorised_teacher_with_label_smoothing_learns_the_sequence():
+    data = tiny_data()
+    torch.manual_seed(0)
+    teacher = P["roberta"](TextTeacherConfig(**TINY, epochs=40, lr=2e-3, factorised=True, label_smoothing=0.1))
+    teacher.fit(data, _Acc(), 0)
+    out = teacher.predict(data, "train", _Acc())
+    y = np.array([s.target.action for s in data.splits["train"]])
+    assert (out.logits.argmax(1) == y).mean() > 0.95
