@@ -31,7 +31,7 @@ from benchmark.errors import ConfigError, DataError
 from benchmark.runid import digest
 from benchmark.settings import setting
 
-from .text_file import TextFileConfig, TextFileCorpus
+from .text_file import TextFileConfig, TextFileCorpus, corpus_file
 
 #: the verbs the authors' ``recipe_json2actionseq.py`` drops. Their list reads
 #: ``'could' 'want'``: without the comma Python joins the two into ``'couldwant'``, so their runs
@@ -160,9 +160,7 @@ class Recipe1MCorpus(Corpus):
     report: Extraction | None = None
 
     def path(self, data_dir: Path | None) -> Path:
-        path = Path(self.config.path).expanduser()
-        if not path.is_absolute() and data_dir is not None:
-            path = Path(data_dir) / path
+        path = corpus_file(self.config.path, data_dir)
         if not path.is_file():
             raise ConfigError(f"recipe1m corpus: {path} not found (Recipe1M is distributed by registration "
                               "only: put its layer1.json there or set the corpus config key 'path')")

@@ -16,6 +16,13 @@ class TextFileConfig:
     path: str = ""  # UTF-8 text file; "~" is expanded, a relative path is read from the working directory
 
 
+def corpus_file(path: str, data_dir: Path | None) -> Path:
+    """``path`` with "~" expanded; a relative one is read from ``data_dir`` when given, else from
+    the working directory."""
+    out = Path(path).expanduser()
+    return Path(data_dir) / out if data_dir is not None and not out.is_absolute() else out
+
+
 class TextFileCorpus(Corpus):
     name = "text-file"
     version = "1"
@@ -26,9 +33,7 @@ class TextFileCorpus(Corpus):
 
     def path(self, data_dir: Path | None) -> Path:
         """The file, which must exist (a one-line error names the config key otherwise)."""
-        path = Path(self.config.path).expanduser()
-        if self.relative_to_data_dir and not path.is_absolute() and data_dir is not None:
-            path = Path(data_dir) / path
+        path = corpus_file(self.config.path, data_dir if self.relative_to_data_dir else None)
         if not self.config.path or not path.is_file():
             raise ConfigError(f"{self.name} corpus: path {str(path) if self.config.path else ''!r} not found "
                               "(set the corpus config key 'path')")
