@@ -11,7 +11,9 @@ from .api import (
     FeatureSource,
     FitContext,
     Launcher,
+    LoadContext,
     Metric,
+    Progress,
     Sample,
     Segment,
     Student,
@@ -26,6 +28,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnticipationData", "BaselineRow", "BaselineTable", "ClassSpace", "Corpus", "Dataset", "DistillLoss",
-    "FeatureSource", "FitContext", "Launcher", "Metric", "Sample", "Segment", "Student", "Teacher",
+    "FeatureSource", "FitContext", "Launcher", "LoadContext", "Metric", "Progress", "Sample", "Segment", "Student", "Teacher",
     "API_VERSION", "TeacherOutput", "hookimpl", "setting", "__version__",
 ]

@@ -7,7 +7,8 @@ Data flows: Dataset -> AnticipationData (samples with histories and observation 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Iterator
 
@@ -16,11 +17,12 @@ import numpy as np
 from .checks import FeatureReport, Finding
 from .datatypes import (AnticipationData, BaselineRow, BaselineTable, ClassSpace, ReproductionCard, Sample,
                         Segment, TeacherOutput)
+from .progress import SILENT, Progress
 
 #: what plugins import from here: the base classes and the data passed between them
 __all__ = ["AnticipationData", "BaselineRow", "BaselineTable", "ClassSpace", "Component", "Corpus", "Dataset",
-           "DistillLoss", "FeatureReport", "FitContext", "FeatureSource", "Finding", "Launcher", "Metric", "SELECTED_NOTE",
-           "SELECTED_ROW_LABEL", "ReproductionCard", "Sample", "Segment", "Student", "Teacher", "TeacherOutput", "TrainStage"]
+           "DistillLoss", "FeatureReport", "FitContext", "FeatureSource", "Finding", "Launcher", "LoadContext", "Metric",
+           "Progress", "SELECTED_NOTE", "SELECTED_ROW_LABEL", "ReproductionCard", "Sample", "Segment", "Student", "Teacher", "TeacherOutput", "TrainStage"]
 
 # ----------------------------------------------------------------------------- components
 
@@ -65,6 +67,29 @@ class Dataset(Component):
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class FitContext:
+    """What a teacher is given in :meth:`Teacher.fit` besides the data."""
+
+    #: the plugin registries (to build a corpus or another component by name)
+    plugins: Any = None
+    #: the data folder (annotation files a corpus may read)
+    data_dir: Path | None = None
+    #: where the fit reports its stages and steps (the live view, ``bench status``, the log);
+    #: silent by default
+    progress: Progress = SILENT
+    #: the cell's log: what was loaded (checkpoint, missing weights), losses per epoch
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("bench.teacher"))
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """What a feature source is given in :meth:`FeatureSource.load` besides the data."""
+
+    #: where a long load reports its progress (e.g. frames read of the total); silent by default
+    progress: Progress = SILENT
+
+
 class FeatureSource(Component):
     """Produces observed features for the samples of a split."""
 
@@ -80,8 +105,9 @@ class FeatureSource(Component):
         (e.g. size and modification time of feature files). Part of every run id."""
         return ""
 
-    def load(self, data: AnticipationData, split: str) -> np.ndarray:
-        """Return float32 ``[N, T, D]`` for ``data.splits[split]``, in sample order.
+    def load(self, data: AnticipationData, split: str, context: LoadContext = LoadContext()) -> np.ndarray:
+        """Return float32 ``[N, T, D]`` for ``data.splits[split]``, in sample order; a long load
+        reports its steps to ``context.progress``.
 
         A source may assign ``self.last_info`` (a dict, e.g. counts of missing frames); it is
         copied into the record of every cell that uses these features."""
@@ -95,16 +121,6 @@ class FeatureSource(Component):
         needed keys (after any search back), width and dtype, values of ``sample`` vectors
         (NaN, Inf, all-zero). The default: nothing to inspect (features computed on the fly)."""
         return FeatureReport([Finding("ok", f"computed by {self.name}: no files to check")])
-
-
-@dataclass(frozen=True)
-class FitContext:
-    """What a teacher is given in :meth:`Teacher.fit` besides the data."""
-
-    #: the plugin registries (to build a corpus or another component by name)
-    plugins: Any = None
-    #: the data folder (annotation files a corpus may read)
-    data_dir: Path | None = None
 
 
 class Teacher(Component):

@@ -4,7 +4,10 @@ one.
 API 2 (this suite): a teacher's ``fit(data, accelerator, seed, context)`` receives a
 :class:`~benchmark.api.FitContext` (the plugin registries, the data folder). API 1, supported with
 a :class:`PluginAPIDeprecationWarning` until suite version 1.0: ``fit(data, accelerator, seed)``
-reading ``self.plugins`` and ``self.data_dir``, which are then set before the call."""
+reading ``self.plugins`` and ``self.data_dir``, which are then set before the call.
+
+A feature source's ``load(data, split, context)`` receives a :class:`~benchmark.api.LoadContext`
+(its progress); one written as ``load(data, split)`` is called so, and simply reports nothing."""
 from __future__ import annotations
 
 import inspect
@@ -62,3 +65,10 @@ def fit_teacher(teacher: Any, data: Any, accelerator: Any, seed: int, context: A
         teacher.fit(data, accelerator, seed)
     else:
         teacher.fit(data, accelerator, seed, context)
+
+
+def load_features(source: Any, data: Any, split: str, context: Any) -> Any:
+    """``source.load`` with the context when its signature takes one."""
+    if _positional(type(source).load) >= 3:
+        return source.load(data, split, context)
+    return source.load(data, split)

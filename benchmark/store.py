@@ -5,6 +5,7 @@ and is the completion marker.
     runs/<run_id>/log.rank0.txt    the cell's log
     runs/<run_id>/losses.jsonl     one line per training epoch
     runs/<run_id>/checkpoint/      mid-training checkpoint (only while the cell is unfinished)
+    runs/<run_id>/progress.json    stage and steps of the running cell (only while unfinished)
     runs/<run_id>/record.json      metrics, timings, seeds, environment, status (written last)
     runs/_locks/<run_id>.lock      held by the runner that runs the cell (see locks.py)
 

@@ -75,17 +75,18 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not _cheap_checks_pass(runner, matrix):
         return EXIT_CONFIG
+    # the leaderboard always covers the whole matrix, also after a run limited with --only; it is
+    # rewritten after every finished cell (marked partial until every cell has a record)
+    write_board = None if args.no_leaderboard else _leaderboard_writer(plugins, runner, full, args.leaderboard_dir)
     try:
         summary = runner.run(matrix, force=args.force, rerun_failed=args.rerun_failed,
-                             launcher_options=launcher_options)
+                             launcher_options=launcher_options,
+                             on_record=None if write_board is None else lambda record: write_board(final=False))
     except KeyboardInterrupt:
         _report_interrupt(runner, matrix, args)
         return EXIT_INTERRUPTED
-    if not args.no_leaderboard:
-        # the leaderboard always covers the whole matrix, also after a run limited with --only
-        from .. import report
-
-        paths = report.write_matrix(plugins, runner, full, args.leaderboard_dir, command_line())
+    if write_board is not None:
+        paths = write_board(final=True)
         print("leaderboard: " + ", ".join(str(p) for p in paths), file=sys.stderr)
     previous_failed = [j for j in summary.skipped if j.status == FAILED]
     n_failed = len(summary.failed) + len(previous_failed)
@@ -99,6 +100,26 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return EXIT_FAILED_CELLS if n_failed else EXIT_OK
+
+
+def _leaderboard_writer(plugins: Any, runner: Any, matrix: Any, out_dir: Path) -> Any:
+    """``write(final)``: the matrix's leaderboard files from the records so far; a failure while
+    the matrix runs is a warning (the next cell rewrites them), at the end an error."""
+    from .. import report
+
+    command = command_line()
+
+    def write(final: bool) -> list[Path]:
+        if final:
+            return report.write_matrix(plugins, runner, matrix, out_dir, command)
+        try:
+            return report.write_matrix(plugins, runner, matrix, out_dir, command)
+        except Exception as exc:
+            print(f"bench: warning: the partial leaderboard was not written: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+            return []
+
+    return write
 
 
 def _cheap_checks_pass(runner: Any, matrix: Any) -> bool:
@@ -181,7 +202,7 @@ def _report_interrupt(runner: Any, matrix: Any, args: argparse.Namespace) -> Non
         if len(labels) > 20:
             print(f"    ... and {len(labels) - 20} more", file=sys.stderr)
 
-    print("bench: interrupted (Ctrl-C); no leaderboard written", file=sys.stderr)
+    print("bench: interrupted (Ctrl-C); the leaderboard shows the cells recorded so far (partial)", file=sys.stderr)
     show("finished", [f"{r['cell']['label']} {r['status']}" for r in finished.values()])
     show("interrupted, left pending (runs again next time)", [j.cell.label for j in interrupted])
     if elsewhere:

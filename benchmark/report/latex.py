@@ -25,7 +25,8 @@ def render_latex(board: Leaderboard, command: str) -> str:
     text_cols = [c for c in wide.columns if c in ROW_KEYS]
     spec = "".join("l" if c in text_cols else "r" for c in wide.columns) or "l"
     one_line = " ".join(str(command).split())
-    lines = [f"% Produced by {one_line}", "% Needs \\usepackage{booktabs}.",
+    lines = [f"% Produced by {one_line}", *([f"% {board.partial_text()}"] if board.partial else []),
+             "% Needs \\usepackage{booktabs}.",
              f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
              " & ".join(tex_escape(c) for c in wide.columns) + r" \\", "\\midrule"]
     previous = None

@@ -37,6 +37,17 @@ class Leaderboard:
     reference: str | None = None
     #: dataset -> primary metric where it differs from ``primary`` (e.g. EGTEA's top-1)
     primary_by_dataset: dict[str, str] = field(default_factory=dict)
+    #: (cells recorded, cells of the matrix) for a matrix's board; None when not a matrix's
+    cells: tuple[int, int] | None = None
+
+    @property
+    def partial(self) -> bool:
+        """A matrix's board while some of its cells have no record yet."""
+        return self.cells is not None and self.cells[0] < self.cells[1]
+
+    def partial_text(self) -> str:
+        """``partial: 12 of 40 cells`` (empty for a complete board)."""
+        return f"partial: {self.cells[0]} of {self.cells[1]} cells" if self.partial and self.cells else ""
 
     def wide(self) -> pd.DataFrame:
         return _wide(self)
@@ -303,6 +314,10 @@ class Note:
 def notes(board: Leaderboard, wide: pd.DataFrame) -> list[Note]:
     """What the table needs explained, in order."""
     out = [Note.from_markdown("Cells show mean ± std over seeds (n = number of seeds).")]
+    if board.partial:
+        out.insert(0, Note.from_markdown(
+            f"Partial: {board.cells[0]} of {board.cells[1]} cells recorded; the other cells are running or have "
+            "not run yet, and this leaderboard is rewritten as each one finishes."))
     compare = (("text", "Δ and relative gain compare the primary metric ("), ("name", board.primary_text()))
     if board.reference:
         out.append(Note(compare + (("text", ") with the row "), ("code", board.reference), ("text", "."))))

@@ -53,10 +53,13 @@ def write_matrix(plugins: Any, runner: Any, matrix: Any, out_dir: Path, command:
     ``primary``, ``baselines`` or ``reference`` override it."""
     from .model import build
 
-    records = [r for r in (runner.store.read_record(j.run_id) for j in runner.plan(matrix)) if r is not None]
+    jobs = runner.plan(matrix)
+    records = [r for r in (runner.store.read_record(j.run_id) for j in jobs) if r is not None]
     board_cfg = matrix.leaderboard
     names = baselines if baselines is not None else board_cfg.baselines
     tables = [plugins.get("baseline", n, "leaderboard.baselines") for n in names]
     board = build(records, tables, primary or board_cfg.primary, board_cfg.metrics or None,
                   reference or board_cfg.reference or None, None if primary else board_cfg.primary_by_dataset)
-    return write(board, out_dir, board_cfg.output or matrix.name, f"Leaderboard: {matrix.name}", command, records)
+    board.cells = (len(records), len(jobs))
+    title = f"Leaderboard: {matrix.name}" + (f" ({board.partial_text()})" if board.partial else "")
+    return write(board, out_dir, board_cfg.output or matrix.name, title, command, records)

@@ -25,6 +25,7 @@ from ..api import SELECTED_ROW_LABEL, AnticipationData, TeacherOutput
 from ..coverage import zero_filled_frames
 from ..environment import describe
 from ..locks import CellLock
+from ..progress import FEATURES, PROGRESS_FILE, READING, SILENT, TEACHER, Progress, cell_progress
 from ..records import error_line, new_record
 from ..status import FAILED, OK
 from .budget import Budget, peak_rss_mb, reset_peak_rss
@@ -48,6 +49,7 @@ class CellRun:
         self.features: dict[str, np.ndarray] = {}
         self.teacher: dict[str, TeacherOutput] | None = None
         self.members: np.ndarray | None = None
+        self.progress: Progress = SILENT
 
     def run(self) -> dict[str, Any]:
         """Run the cell and write its record (from the main process); never raises for a cell
@@ -82,6 +84,8 @@ class CellRun:
                              started=self.t0)
         self.run_dir = self.runner.store.prepare(self.job.run_id, self.job.identity)
         self.log = _cell_logger(self.run_dir, self.rank)
+        self.progress = cell_progress(self.run_dir, self.job.run_id, self.cell.label, write_file=self.rank == 0,
+                                      lines=self.runner.cell_lines if self.rank == 0 else None)
         if self.lock is not None and self.lock.broken:
             self.log.warning("took over a stale lock: %s", self.lock.broken)
 
@@ -103,13 +107,15 @@ class CellRun:
         """The dataset and the features of both splits (what the source reported goes in the
         record, zero-filled frames counted)."""
         cell, record, inputs = self.cell, self.record, self.runner.inputs
+        self.progress.start(READING)
         with self._timed("data_s"):
             self.data = inputs.data(cell)
         fs = self.runner.components.build(cell, "feature_source")
         record["data_kind"] = data_kind(self.data.data_kind, fs.data_kind)
         record["features"] = fs.data_kind  # "simulated" or "real"
+        self.progress.start(FEATURES)
         with self._timed("features_s"):
-            self.features, record["feature_info"] = inputs.features(cell, fs, self.data)
+            self.features, record["feature_info"] = inputs.features(cell, fs, self.data, self.progress)
             record["zero_filled_frames"] = zero_filled_frames(record["feature_info"])
             if record["zero_filled_frames"]:
                 self.log.warning("%d needed frames are missing from the features and zero-filled",
@@ -120,7 +126,9 @@ class CellRun:
         and teacher record, and the member teachers' training logits."""
         cell, data, teachers, record = self.cell, self.data, self.runner.teachers, self.record
         assert data is not None
-        fitted = teachers.outputs(cell, data, self.accelerator, self.log)
+        if not teachers.is_null(cell):
+            self.progress.start(TEACHER, detail="from the cache, or fitted now")
+        fitted = teachers.outputs(cell, data, self.accelerator, self.log, self.progress)
         if fitted is None:
             return
         self.teacher, info = fitted
@@ -131,7 +139,7 @@ class CellRun:
         if cell.members:
             with self._timed("member_teachers_s"):
                 self.members, record["member_teachers"] = teachers.members(
-                    cell, data, self.accelerator, self.log, self.teacher["train"])
+                    cell, data, self.accelerator, self.log, self.teacher["train"], self.progress)
 
     def train_and_evaluate(self) -> None:
         """Train the student on the features (and the teacher's soft labels), score validation."""
@@ -149,7 +157,7 @@ class CellRun:
             arrays = train_data(student, data, self.features)
             arrays.teacher = self.teacher["train"] if self.teacher is not None else None
             arrays.members = self.members
-            settings = TrainSettings(cell.train, cell.seed, self.accelerator, self.log, self.runner.progress,
+            settings = TrainSettings(cell.train, cell.seed, self.accelerator, self.log, self.progress,
                                      self.budget, self.run_dir / checkpoint.FOLDER,
                                      tracking.LossLog(self.run_dir, self.accelerator, self.trackers))
             result = train_and_evaluate(student, components.build(cell, "loss"), arrays, settings)
@@ -196,6 +204,7 @@ class CellRun:
         if self.accelerator is None or self.accelerator.is_main_process:
             self.runner.store.write_record(self.job.run_id, record)
             checkpoint.clear(self.run_dir / checkpoint.FOLDER)
+            (self.run_dir / PROGRESS_FILE).unlink(missing_ok=True)  # the record says it all now
             try:
                 plugins.hook().bench_after_cell(cell=self.cell, record=record)
             except Exception as exc:  # the record is written; a tracker failing must not stop the matrix

@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from ..api import AnticipationData, FeatureSource, Student
+from ..api import AnticipationData, FeatureSource, LoadContext, Student
 from ..feature_cache import FeatureCache
 from ..matrix import Cell
+from ..plugin_api import load_features
+from ..progress import SILENT, Progress
 from ..runid import canonical_json
 from .components import Components, targets_of
 from .training import TrainData
@@ -33,16 +35,17 @@ class Inputs:
             self._data[key] = self.components.build(cell, "dataset").load(self.data_dir)
         return self._data[key]
 
-    def features(self, cell: Cell, fs: FeatureSource, data: AnticipationData) -> Features:
+    def features(self, cell: Cell, fs: FeatureSource, data: AnticipationData, progress: Progress = SILENT) -> Features:
         """Features of both splits, loaded once per process (and once per machine for a source
-        with ``disk_cache``), and what the source reported."""
+        with ``disk_cache``), and what the source reported; the source reports its progress to
+        ``progress``."""
         key = canonical_json([cell.components["feature_source"], cell.configs["feature_source"], data.fingerprint])
         if key not in self._features:
             def compute() -> Features:
                 arrays, info = {}, {}
                 for split in ("train", "val"):
                     fs.last_info = {}
-                    arrays[split] = fs.load(data, split)
+                    arrays[split] = load_features(fs, data, split, LoadContext(progress))
                     info[split] = dict(fs.last_info or {})
                 return arrays, info
 

@@ -61,23 +61,30 @@ def data_kind(dataset_kind: str, feature_kind: str) -> str:
     return "real"
 
 
-def teachers_first(jobs: list[Job]) -> list[Job]:
-    """The first cell of each (dataset, teacher) first, teacher by teacher, then the rest in
-    matrix order.
+def run_order(jobs: list[Job]) -> list[Job]:
+    """The order cells are handed to the launcher: a cheap cell first, then the first cell of
+    each (dataset, teacher), teacher by teacher, each followed by another cheap cell, then the
+    rest in matrix order. Cheap cells are those without a teacher.
 
     A cell fits its teacher when the cache has none yet, and a cell that needs a teacher another
-    cell is fitting waits for it. With several cells at a time (``--launcher queue``) this order
-    has the slots fit different teachers side by side instead of queueing behind one fit."""
-    first, rest, seen = [], [], set()
+    cell is fitting waits for it: starting the fits early, side by side, keeps slots from waiting
+    (with ``--launcher queue``), and the cheap cells between them put the first rows on the
+    leaderboard within minutes while a long fit runs in another slot."""
+    fits, cheap, rest, seen = [], [], [], set()
     for job in jobs:
         key = (job.cell.dataset, job.cell.teacher)
-        if job.cell.teacher != "none" and key not in seen:
+        if job.cell.teacher == "none":
+            cheap.append(job)
+        elif key not in seen:
             seen.add(key)
-            first.append(job)
+            fits.append(job)
         else:
             rest.append(job)
     # teacher-major (the matrix's teacher order, each on every dataset): the fits of the first
-    # teacher of the axis, usually the largest model, start side by side
-    teachers = list(dict.fromkeys(j.cell.teacher for j in first))
-    first.sort(key=lambda j: teachers.index(j.cell.teacher))
-    return first + rest
+    # teacher of the axis, usually the largest model, start first
+    teachers = list(dict.fromkeys(j.cell.teacher for j in fits))
+    fits.sort(key=lambda j: teachers.index(j.cell.teacher))
+    order = cheap[:1]
+    for i, fit in enumerate(fits):
+        order += [fit, *cheap[i + 1:i + 2]]
+    return order + cheap[len(fits) + 1:] + rest

@@ -3,11 +3,8 @@ lock. The pieces it wires together live beside it: planning, inputs, teachers, t
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any, Callable
-
-from tqdm.auto import tqdm
 
 from .. import locks
 from ..api import AnticipationData
@@ -16,6 +13,9 @@ from ..coverage import zero_filled_label
 from ..feature_cache import FeatureCache
 from ..locks import CellLock
 from ..matrix import Cell, Matrix
+from ..monitor import read_state
+from ..monitor.plain import PlainView
+from ..monitor.watch import Watcher, choose_view
 from ..plugin_manager import Plugins
 from ..status import OK, claim, should_run
 from ..store import RunStore
@@ -23,7 +23,7 @@ from ..teacher_cache import TeacherCache
 from .cell import CellRun
 from .components import Components
 from .inputs import Inputs
-from .jobs import Job, Journal, Summary, default_data_dir, teachers_first
+from .jobs import Job, Journal, Summary, default_data_dir, run_order
 from .planning import Planner
 from .teachers import Teachers
 
@@ -38,13 +38,18 @@ class Runner:
         launcher: str = "inline",
         progress: bool = True,
         refit_teachers: bool = False,
+        cell_lines: Callable[[str], None] | None = None,
     ):
         self.plugins = plugins
         self.store = RunStore(Path(runs_dir))
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.cache = TeacherCache(Path(cache_dir) if cache_dir else Path(runs_dir) / "_cache" / "teachers")
         self.launcher_name = launcher
+        #: the live view on a terminal (else plain lines)
         self.progress = progress
+        #: where a cell run in this process prints its progress as plain lines (None: nowhere);
+        #: a worker's stdout (its log), the plain view during :meth:`run`
+        self.cell_lines = cell_lines
         #: seconds a cell lock waits for a stale holder (None: the lock's default)
         self.lock_timeout_s: float | None = None
         #: what :meth:`execute` did in this process (for the report after Ctrl-C)
@@ -83,10 +88,14 @@ class Runner:
 
     def run(self, matrix: Matrix, force: bool = False, rerun_failed: bool = False,
             echo: Callable[[str], None] | None = None,
-            launcher_options: dict[str, Any] | None = None) -> Summary:
+            launcher_options: dict[str, Any] | None = None,
+            on_record: Callable[[dict[str, Any]], None] | None = None) -> Summary:
         """Run the cells without a record (all with ``force``; failed ones too with
-        ``rerun_failed``) through the launcher, configured with ``launcher_options``."""
-        echo = echo or (lambda line: print(line, file=sys.stderr))
+        ``rerun_failed``) through the launcher, configured with ``launcher_options``.
+
+        While they run, a watcher shows the matrix's state: the live view on a terminal (with
+        ``progress``), else plain lines through ``echo`` (default: stderr). ``on_record`` is
+        called with each finished cell's record (e.g. to rewrite the leaderboard)."""
         jobs = self.plan(matrix)
         launcher = self.make_launcher(launcher_options)
         launcher.runner = self
@@ -94,19 +103,23 @@ class Runner:
         todo = []
         for job in jobs:
             (todo if should_run(job.status, force, rerun_failed) else summary.skipped).append(job)
-        todo = teachers_first(todo)
-        echo(
-            f"matrix '{matrix.name}': {len(jobs)} cells, {len(todo)} to run, "
-            f"{len(summary.skipped)} already recorded (runs in {self.store.root})"
-        )
-        bar = tqdm(total=len(todo), desc="matrix", unit="cell", disable=None if (self.progress and todo) else True)
-        try:
-            for i, record in enumerate(launcher.launch(todo, self.execute), start=1):
-                summary.executed.append(record)
-                bar.update(1)
-                echo(f"[{i}/{len(todo)}] {result_line(record)}")
-        finally:
-            bar.close()
+        todo = run_order(todo)
+        view = PlainView(echo) if echo is not None else choose_view(self.progress)
+        outer = self.cell_lines
+        with Watcher(lambda: read_state(matrix.name, jobs, self.store), view) as watch:
+            if isinstance(view, PlainView):  # cells run here print their stages as they change
+                self.cell_lines = watch.echo
+            watch.echo(f"matrix '{matrix.name}': {len(jobs)} cells, {len(todo)} to run, "
+                       f"{len(summary.skipped)} already recorded (runs in {self.store.root})")
+            try:
+                for i, record in enumerate(launcher.launch(todo, self.execute), start=1):
+                    summary.executed.append(record)
+                    watch.echo(f"[{i}/{len(todo)}] {result_line(record)}")
+                    if on_record is not None:
+                        on_record(record)
+                    watch.refresh()
+            finally:
+                self.cell_lines = outer
         return summary
 
     def cell_lock(self, run_id: str) -> CellLock:

@@ -20,6 +20,7 @@ from ..errors import DataError
 from ..matrix import Cell, Matrix
 from ..plugin_api import fit_teacher
 from ..plugin_manager import Plugins
+from ..progress import SILENT, Progress
 from ..store import RunStore
 from ..teacher_cache import TeacherCache
 from ..threads import fixed_threads
@@ -71,8 +72,10 @@ class Teachers:
         """A fresh teacher of the cell."""
         return self.components.build(cell, "teacher")
 
-    def fit(self, teacher: Teacher, data: AnticipationData, accelerator: Any, seed: int) -> None:
-        fit_teacher(teacher, data, accelerator, seed, FitContext(self.plugins, self.data_dir))
+    def fit(self, teacher: Teacher, data: AnticipationData, accelerator: Any, seed: int,
+            progress: Progress = SILENT, log: logging.Logger | None = None) -> None:
+        context = FitContext(self.plugins, self.data_dir, progress, log or logging.getLogger("bench.teacher"))
+        fit_teacher(teacher, data, accelerator, seed, context)
 
     def is_null(self, cell: Cell) -> bool:
         return bool(self.plugins.get("teacher", cell.components["teacher"]).is_null)
@@ -95,15 +98,17 @@ class Teachers:
         corpus = self.components.corpus(cell)
         return corpus.fingerprint(self.data_dir) if corpus is not None else ""
 
-    def outputs(self, cell: Cell, data: AnticipationData, accelerator: Any, log: logging.Logger) -> Fitted | None:
+    def outputs(self, cell: Cell, data: AnticipationData, accelerator: Any, log: logging.Logger,
+                progress: Progress = SILENT) -> Fitted | None:
         """The teacher's outputs of both splits, from the cache or fitted now (None for a null
-        teacher), and ``{"teacher_s": .., "record": {teacher_cache, teacher_info}}``."""
+        teacher), and ``{"teacher_s": .., "record": {teacher_cache, teacher_info}}``; a fit
+        reports to ``progress``."""
         teacher = self.make(cell)
         if teacher.is_null:
             return None
         tic = time.perf_counter()
         describe = functools.partial(self.provenance, teacher, cell, data)  # called after the fit
-        outputs, cached, key = self._cached(cell, data, lambda: self._fit(teacher, cell, data, accelerator, log),
+        outputs, cached, key = self._cached(cell, data, lambda: self._fit(teacher, cell, data, accelerator, log, progress),
                                             describe, log)
         for split, out in outputs.items():
             expected = (len(data.splits[split]), data.classes.num_actions)
@@ -145,22 +150,24 @@ class Teachers:
         return outputs, cached, key
 
     def _fit(self, teacher: Teacher, cell: Cell, data: AnticipationData, accelerator: Any,
-             log: logging.Logger) -> dict[str, TeacherOutput]:
+             log: logging.Logger, progress: Progress = SILENT) -> dict[str, TeacherOutput]:
         from accelerate.utils import set_seed
 
         log.info("fitting teacher %s on %d CPU threads", cell.teacher, cell.train["teacher_threads"])
         with fixed_threads(cell.train["teacher_threads"], accelerator.device.type):
             set_seed(cell.train["teacher_seed"])
             self.fit(teacher, fit_data(data, cell.train["teacher_empty_history"]), accelerator,
-                     cell.train["teacher_seed"])
-            outputs = {split: teacher.predict(data, split, accelerator) for split in ("train", "val")}
+                     cell.train["teacher_seed"], progress, log)
+            progress.start("teacher soft labels", 2, unit="split")
+            outputs = {split: teacher.predict(data, split, accelerator)
+                       for split in progress.iterate(("train", "val"))}
             folds = int(cell.train.get("teacher_cross_fit", 0))
             if folds >= 2:
-                outputs["train"] = self.out_of_fold(cell, data, accelerator, folds, log)
+                outputs["train"] = self.out_of_fold(cell, data, accelerator, folds, log, progress)
         return outputs
 
     def out_of_fold(self, cell: Cell, data: AnticipationData, accelerator: Any, folds: int,
-                    log: logging.Logger) -> TeacherOutput:
+                    log: logging.Logger, progress: Progress = SILENT) -> TeacherOutput:
         """Training-split soft labels from ``folds`` teachers, each fitted without one fold of
         training videos and predicting that fold (k-fold cross-fitting)."""
         from accelerate.utils import set_seed
@@ -179,7 +186,7 @@ class Teachers:
             teacher = self.make(cell)
             set_seed(cell.train["teacher_seed"] + f + 1)
             self.fit(teacher, fit_data(sub, cell.train["teacher_empty_history"]), accelerator,
-                     cell.train["teacher_seed"] + f + 1)
+                     cell.train["teacher_seed"] + f + 1, progress, log)
             out = teacher.predict(sub, "val", accelerator)
             if logits is None:
                 logits = np.zeros((len(train), out.logits.shape[1]), dtype=np.float32)
@@ -192,7 +199,7 @@ class Teachers:
         return TeacherOutput(logits, features)
 
     def members(self, cell: Cell, data: AnticipationData, accelerator: Any, log: logging.Logger,
-                own: TeacherOutput) -> tuple[np.ndarray, dict[str, Any]]:
+                own: TeacherOutput, progress: Progress = SILENT) -> tuple[np.ndarray, dict[str, Any]]:
         """Training-split logits ``[N, M, C]`` of the cell's teacher and of every member teacher
         of its loss (each fitted once and cached like any teacher)."""
         stacked, info = [own.logits], {}
@@ -202,7 +209,7 @@ class Teachers:
                 components={**cell.components, "teacher": member["name"]},
                 configs={**cell.configs, "teacher": member["config"]},
             )
-            fitted = self.outputs(sub, data, accelerator, log)
+            fitted = self.outputs(sub, data, accelerator, log, progress)
             assert fitted is not None, f"member teacher {alias} is a null teacher"
             outputs, minfo = fitted
             stacked.append(outputs["train"].logits)

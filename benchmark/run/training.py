@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
-from tqdm.auto import tqdm
 
 from ..api import DistillLoss, Student, TeacherOutput, TrainStage
 from ..errors import BenchError, NonFiniteLoss
+from ..progress import EVALUATION, SILENT, TRAINING, Progress
 from ..schedule import lr_factor
 from ..scoring import topk_correct
 from ..tracking import LossLog, epoch_entry
@@ -54,7 +54,8 @@ class TrainSettings:
     seed: int
     accelerator: Any
     log: logging.Logger
-    progress: bool = True
+    #: where the epochs and steps are reported (main process only: the other ranks stay silent)
+    progress: Progress = SILENT
     #: limits checked before every step
     budget: Budget | None = None
     #: resume from the newest checkpoint found there; save one every ``checkpoint_every_epochs``
@@ -231,9 +232,15 @@ class _Training:
 
     def run(self) -> TrainResult:
         start = self._resume()
-        for epoch in range(start, len(self.plan.per_epoch)):
+        epochs = len(self.plan.per_epoch)
+        self.progress.start(TRAINING, (epochs - start) * len(self.train_loader))
+        for epoch in range(start, epochs):
             self._epoch(epoch)
         return self._result(start)
+
+    @property
+    def progress(self) -> Progress:
+        return self.s.progress if self.acc.is_main_process else SILENT
 
     def _resume(self) -> int:
         """Epochs restored from a checkpoint (0 for none, and always 0 for staged training)."""
@@ -259,6 +266,8 @@ class _Training:
         if hasattr(self.inner.model, "stage") or stage.mode == "pretrain":
             self.inner.model.stage = stage.mode
         name = self.plan.epoch_name(stage, self.counts[k])
+        self.progress.detail(f"{name} ({epoch + 1}/{len(self.plan.per_epoch)})" if self.plan.staged
+                             else f"epoch {epoch + 1}/{len(self.plan.per_epoch)}")
         tic = time.perf_counter()
         sums = self._train_epoch(epoch, k, stage, name)
         mean = sums.mean()
@@ -297,9 +306,7 @@ class _Training:
         schedule = {"steps_per_epoch": steps_per_epoch, "epochs": self.plan.span_epochs[k],
                     "warmup_epochs": int(train.get("warmup_epochs", 0)), "schedule": train.get("schedule", "constant")}
         span_offset = self.plan.first_epoch[self.plan.span_start[k]]
-        show = s.progress and self.acc.is_local_main_process
-        bar = tqdm(self.train_loader, desc=name, leave=False, disable=None if show else True)
-        for step, (x, y, idx, steps) in enumerate(bar):
+        for step, (x, y, idx, steps) in enumerate(self.progress.iterate(self.train_loader)):
             if s.budget is not None:
                 s.budget.check()
             with self.acc.autocast():
@@ -318,8 +325,6 @@ class _Training:
             sums.add(current, len(y), self.inner.parts)
             if s.loss_log is not None:
                 s.loss_log.step(epoch * steps_per_epoch + step + 1, current)
-            if show:
-                bar.set_postfix(loss=f"{sums.mean():.4f}")
         return sums
 
     def _teacher_batch(self, idx: torch.Tensor, training: bool) -> dict[str, torch.Tensor] | None:
@@ -362,7 +367,8 @@ class _Training:
         if final.select_best and final.mode == "train" and not final.branch:
             out = self.best["scores"]  # the selected epoch's predictions, already computed
         else:
-            out = _predict(self.modules, self.val_loader, self.acc)
+            self.progress.start(EVALUATION, len(self.val_loader), unit="batch")
+            out = _predict(self.modules, self.val_loader, self.acc, self.progress)
             last = None if not final.select_best else last
         n = self.acc.num_processes
         optimization = {"effective_lr": self.base_lr, "global_batch": int(self.s.train["batch_size"]) * n,
@@ -371,12 +377,12 @@ class _Training:
                            self.selection, None if last is None else last.astype(np.float32))
 
 
-def _predict(modules: Any, val_loader: Any, accelerator: Any) -> np.ndarray:
+def _predict(modules: Any, val_loader: Any, accelerator: Any, progress: Progress = SILENT) -> np.ndarray:
     """Validation logits ``[N, C]`` in sample order (gathered across processes)."""
     modules.eval()
     chunks, order = [], []
     with torch.no_grad():
-        for x, idx in val_loader:
+        for x, idx in progress.iterate(val_loader):
             with accelerator.autocast():
                 logits = modules(x)["logits"].float()
             logits, idx = accelerator.gather_for_metrics((logits, idx))

@@ -131,7 +131,8 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
     plugins = get_plugins(spec.get("plugins_dirs") or [])
     runner = Runner(plugins, Path(spec["runs_dir"]), data_dir=Path(spec["data_dir"]),
                     cache_dir=Path(spec["cache_dir"]), progress=bool(spec.get("progress", False)),
-                    refit_teachers=bool(spec.get("refit_teachers", False)))
+                    refit_teachers=bool(spec.get("refit_teachers", False)),
+                    cell_lines=lambda line: print(line, flush=True))
     if spec.get("lock_token"):  # the launcher holds the cell's lock for this process
         os.environ[INHERITED_ENV] = str(spec["lock_token"])
     job = Job(Cell(**spec["cell"]), spec["run_id"], spec["identity"], str(spec.get("status", PENDING)))

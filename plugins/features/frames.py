@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.api import AnticipationData, FeatureSource
+from benchmark.api import AnticipationData, FeatureSource, LoadContext
+from benchmark.progress import Progress
 from benchmark.checks import FeatureReport, Finding
 from benchmark.coverage import Coverage, CoverageConfig, enforce_info, info_entries
 from benchmark.errors import ConfigError, DataError
@@ -96,7 +97,7 @@ class FrameFeatures(FeatureSource):
         return {"frames": coverage.needed, **info_entries([coverage]),
                 "layout": {"rgb": [0, 3 * h * w]}, "frame_shape": [3, h, w]}
 
-    def load(self, data: AnticipationData, split: str) -> np.ndarray:
+    def load(self, data: AnticipationData, split: str, context: LoadContext = LoadContext()) -> np.ndarray:
         """float32 ``[N, T, 3 * H * W]`` in [0, 1] for ``data.splits[split]``."""
         samples = data.splits[split]
         keys, index = self._unique_keys(data, split)
@@ -108,7 +109,8 @@ class FrameFeatures(FeatureSource):
         ).hexdigest()[:16]
         cache_key = (fp, digest)
         if cache_key not in _TABLES:
-            _TABLES[cache_key] = self._npy_table(fp, digest, len(keys)) or self._decode_table(fp, digest, keys)
+            _TABLES[cache_key] = self._npy_table(fp, digest, len(keys)) or self._decode_table(fp, digest, keys,
+                                                                                             context.progress)
         table, info = _TABLES[cache_key]
         enforce_info(self.name, split, info, c)  # before anything trains on black frames
         self.last_info = json.loads(json.dumps(info))
@@ -172,9 +174,8 @@ class FrameFeatures(FeatureSource):
                 return other, True
         return None, False
 
-    def _decode_table(self, fp: str, digest: str, keys: list[tuple[str, int]]) -> tuple[np.ndarray, dict[str, Any]]:
-        from tqdm.auto import tqdm
-
+    def _decode_table(self, fp: str, digest: str, keys: list[tuple[str, int]],
+                      progress: Progress) -> tuple[np.ndarray, dict[str, Any]]:
         root = self.root()
         h, w = self.shape()
         table = np.zeros((len(keys), 3 * h * w), dtype=np.uint8)
@@ -194,8 +195,8 @@ class FrameFeatures(FeatureSource):
                 raise DataError(f"feature source frames: cannot decode {path}: {exc}") from None
 
         with ThreadPoolExecutor(self.config.workers) as pool:
-            for _ in tqdm(pool.map(read, range(len(keys))), total=len(keys), desc="frames", unit="frame",
-                          disable=None, leave=False):
+            for _ in progress.iterate(pool.map(read, range(len(keys))), "features: decoding frames", len(keys),
+                                      unit="frame"):
                 pass
         info = self.info(coverage)
         if self.config.cache_dir:

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.api import AnticipationData, FeatureSource
+from benchmark.api import AnticipationData, FeatureSource, LoadContext
+from benchmark.progress import Progress
 from benchmark.checks import FeatureReport, Finding
 from benchmark.coverage import Coverage, CoverageConfig, enforce_info, info_entries
 from benchmark.errors import ConfigError, DataError
@@ -143,7 +144,7 @@ class LMDBFeatures(FeatureSource):
 
     # -- loading -------------------------------------------------------------------------------
 
-    def load(self, data: AnticipationData, split: str) -> np.ndarray:
+    def load(self, data: AnticipationData, split: str, context: LoadContext = LoadContext()) -> np.ndarray:
         """float32 ``[N, T, D_total]`` for ``data.splits[split]``; modalities concatenated."""
         samples = data.splits[split]
         n, steps = len(samples), data.obs_steps
@@ -155,7 +156,8 @@ class LMDBFeatures(FeatureSource):
         ).hexdigest()[:16]
         cache_key = (fp, digest)
         if cache_key not in _TABLES:
-            _TABLES[cache_key] = self._npy_table(fp, digest, len(keys)) or self._read_table(fp, digest, keys)
+            _TABLES[cache_key] = self._npy_table(fp, digest, len(keys)) or self._read_table(fp, digest, keys,
+                                                                                           context.progress)
         table, info = _TABLES[cache_key]
         enforce_info(self.name, split, info, c)  # before anything trains on zero-filled rows
         self.last_info = json.loads(json.dumps(info))  # a private copy
@@ -257,7 +259,8 @@ class LMDBFeatures(FeatureSource):
             return None
         return table, info
 
-    def _read_table(self, fp: str, digest: str, keys: list[bytes]) -> tuple[np.ndarray, dict[str, Any]]:
+    def _read_table(self, fp: str, digest: str, keys: list[bytes],
+                    progress: Progress) -> tuple[np.ndarray, dict[str, Any]]:
         """Read every key once from every modality into one ``[U, D_total]`` float32 table."""
         paths = self.paths()
         envs = {m: _open_env(p, self.config.readahead) for m, p in paths.items()}
@@ -272,7 +275,8 @@ class LMDBFeatures(FeatureSource):
         coverages = []
         for modality, env in envs.items():
             lo, hi = layout[modality]
-            coverages.append(self._read_modality(modality, env, paths[modality], keys, table[:, lo:hi], dtype))
+            coverages.append(self._read_modality(modality, env, paths[modality], keys, table[:, lo:hi], dtype,
+                                                  progress))
         info: dict[str, Any] = {"frames": len(keys), **info_entries(coverages), "layout": layout}
         if self.config.cache_dir:
             self._save(fp, digest, table, info)
@@ -294,18 +298,16 @@ class LMDBFeatures(FeatureSource):
         return nbytes // dtype.itemsize
 
     def _read_modality(self, modality: str, env: Any, path: Path, keys: list[bytes],
-                       out: np.ndarray, dtype: np.dtype) -> Coverage:
+                       out: np.ndarray, dtype: np.dtype, progress: Progress) -> Coverage:
         """Fill ``out[i]`` with the value of ``keys[i]`` (rows of missing keys stay zero); the
         split is named when the coverage is enforced."""
-        from tqdm.auto import tqdm
-
         dim = out.shape[1]
         nbytes = dim * dtype.itemsize
         coverage = Coverage(modality, "", len(keys))
         with env.begin(buffers=True) as txn:
             get = txn.get
-            for row, key in enumerate(tqdm(keys, desc=f"lmdb {modality}", unit="frame", disable=None,
-                                           leave=False)):
+            for row, key in enumerate(progress.iterate(keys, f"features: reading {modality} from lmdb",
+                                                       unit="frame")):
                 value = get(key)
                 used = key
                 if value is None:

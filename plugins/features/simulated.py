@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmark.api import AnticipationData, FeatureSource
+from benchmark.api import AnticipationData, FeatureSource, LoadContext
 from benchmark.errors import ConfigError
 from benchmark.protocol import seconds_of
 from benchmark.settings import setting
@@ -148,7 +148,7 @@ class SimulatedFeatures(FeatureSource):
             x += mix.context * c.context_strength * ctx
         return x
 
-    def load(self, data: AnticipationData, split: str) -> np.ndarray:
+    def load(self, data: AnticipationData, split: str, context: LoadContext = LoadContext()) -> np.ndarray:
         c = self.config
         mods = list(c.modalities)
         protos = {m: self._prototypes(data, m) for m in mods}
@@ -164,7 +164,8 @@ class SimulatedFeatures(FeatureSource):
         starts = {v: [s.start for s in segs] for v, segs in data.timelines.items()}
         ends = {v: max(s.end for s in segs) for v, segs in data.timelines.items()}
         appearance: dict[tuple[str, str], np.ndarray] = {}
-        for (video, frame), k in keys.items():
+        frames_of = context.progress.iterate(keys.items(), f"features: simulating {split}", len(keys), unit="frame")
+        for (video, frame), k in frames_of:
             for j, m in enumerate(mods):
                 if (video, m) not in appearance:
                     rng = np.random.default_rng([c.seed, zlib.crc32(video.encode()), 0, 1, *_stream(m)])

@@ -5,6 +5,8 @@ teacher's value comes from language pretraining and how much from sequence model
 """
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 import numpy as np
@@ -41,7 +43,11 @@ class SequenceGRUTeacher(Teacher):
         held = held_out_videos(data, c.holdout_videos, seed)
         self.nets, self.members_info = [], []
         for member in range(c.ensemble):
-            net, info = fit_member(self, data, held, accelerator.device, seed + member)
+            # one stage per member: its steps are the epochs' batches
+            steps = c.epochs * math.ceil(sum(s.video not in held for s in data.splits["train"]) / c.batch_size)
+            context.progress.start("teacher fit" + (f" (member {member + 1}/{c.ensemble})" if c.ensemble > 1 else ""),
+                                   steps)
+            net, info = fit_member(self, data, held, accelerator.device, seed + member, context.progress)
             self.nets.append(net)
             self.members_info.append(info)
 

@@ -10,6 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from benchmark.api import AnticipationData
+from benchmark.progress import SILENT, Progress
 from benchmark.scoring import topk_correct
 
 from .sequence_model import SeqNet
@@ -25,7 +26,7 @@ def held_out_videos(data: AnticipationData, fraction: float, seed: int) -> set[s
 
 
 def fit_member(teacher: Any, data: AnticipationData, held: set[str], device: torch.device,
-               seed: int) -> tuple[SeqNet, dict[str, Any]]:
+               seed: int, progress: Progress = SILENT) -> tuple[SeqNet, dict[str, Any]]:
     """One member trained on the training videos outside ``held``; with held-out videos, the
     weights of the epoch with the best held-out top-5 are kept."""
     c = teacher.config
@@ -42,7 +43,8 @@ def fit_member(teacher: Any, data: AnticipationData, held: set[str], device: tor
     held_top5: list[float] = []
     for epoch in range(c.epochs):
         net.train()
-        for xb, ab, vb, nb in loader:
+        progress.detail(f"epoch {epoch + 1}/{c.epochs}")
+        for xb, ab, vb, nb in progress.iterate(loader):
             out = net(xb.to(device))
             loss = nn.functional.cross_entropy(out["action"], ab.to(device), label_smoothing=c.label_smoothing)
             if c.aux_weight:

@@ -2,9 +2,9 @@
 and soft-label export. Imported only when a text teacher is fitted."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -14,12 +14,28 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from benchmark.api import AnticipationData, FitContext
 from benchmark.errors import ConfigError
 
 log = logging.getLogger("bench.teachers")
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Any:
+    """No transformers notices or progress bars (weight loading, shard writing, the embedding
+    resize notice) while a teacher is built: the cell log says what was loaded, once."""
+    from transformers.utils import logging as hf_logging
+
+    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 MARKERS = ["<v>", "<a>"]
 SCRATCH_SPECIALS = ["<s>", "</s>", "<pad>", "<unk>", "<mask>"]
@@ -231,7 +247,7 @@ def collate(ids: list[list[int]], pad_id: int, pad_to: int, left: bool) -> tuple
 
 
 def pretrain(teacher: Any, tok: Any, model_config: Any, init_from: str | None, lines: list[str],
-             device: torch.device, seed: int, workdir: Path) -> str:
+             device: torch.device, seed: int, workdir: Path, context: FitContext = FitContext()) -> str:
     """Masked-LM (encoders) or causal-LM (GPT-2) training on ``lines``; returns a folder."""
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, DataCollatorForLanguageModeling
 
@@ -256,9 +272,13 @@ def pretrain(teacher: Any, tok: Any, model_config: Any, init_from: str | None, l
     step = 0
     started = time.perf_counter()
     teacher.pretrain_losses = []
+    objective = "masked LM" if not teacher.is_decoder else "causal LM"
+    progress = context.progress
+    progress.start(f"teacher stage A ({objective})", total_steps)
     for epoch in range(epochs):
         total, count = 0.0, 0
-        for idx in tqdm(batches(lengths, c.pretrain_batch_size, True, rng), desc=f"pretrain {epoch + 1}", leave=False, disable=None):
+        progress.detail(f"epoch {epoch + 1}/{epochs}")
+        for idx in progress.iterate(batches(lengths, c.pretrain_batch_size, True, rng)):
             batch = collator([{"input_ids": ids[i]} for i in idx])
             out = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
                         labels=batch["labels"].to(device))
@@ -273,9 +293,8 @@ def pretrain(teacher: Any, tok: Any, model_config: Any, init_from: str | None, l
             if c.pretrain_max_steps and step >= c.pretrain_max_steps:
                 break
         teacher.pretrain_losses.append(total / max(count, 1))
-        tqdm.write(f"teacher {teacher.name}: stage A ({'masked' if not teacher.is_decoder else 'causal'} LM) epoch "
-                   f"{epoch + 1}/{epochs} loss {teacher.pretrain_losses[-1]:.4f} "
-                   f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+        context.log.info("teacher %s: stage A (%s) epoch %d/%d loss %.4f (%.0f s)", teacher.name, objective,
+                         epoch + 1, epochs, teacher.pretrain_losses[-1], time.perf_counter() - started)
         if c.pretrain_max_steps and step >= c.pretrain_max_steps:
             break
     teacher.stage_a = {"objective": "causal LM" if teacher.is_decoder else "masked LM", "lines": len(lines),
@@ -321,20 +340,15 @@ PRETRAINING_HEADS = ("cls.", "lm_head.", "predictions.", "sop_classifier.", "voc
                      "vocab_layer_norm.", "vocab_projector.", "discriminator_predictions.", "generator_")
 
 
-def load_backbone(path: str, where: str) -> Any:
+def load_backbone(path: str, where: str, logger: logging.Logger = log) -> Any:
     """The encoder of a checkpoint, refusing one whose weights do not fit it: a missing weight
     (other than the pooler, which first-token pooling does not use), a weight of another shape,
     or one that is neither the encoder's nor a pretraining head's would leave part of the teacher
     untrained without a word."""
     from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
 
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the report below says what matters, once
-    try:
+    with quiet_transformers():  # the report below says what matters, once
         model, info = AutoModel.from_pretrained(path, output_loading_info=True)
-    finally:
-        hf_logging.set_verbosity(level)
     missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith("pooler."))
     unexpected = sorted(k for k in info.get("unexpected_keys", ()) if not k.startswith(PRETRAINING_HEADS))
     mismatched = sorted(str(k[0] if isinstance(k, tuple) else k) for k in info.get("mismatched_keys", ()))
@@ -343,12 +357,20 @@ def load_backbone(path: str, where: str) -> Any:
         if keys:
             raise ConfigError(f"{where}: checkpoint {path} {what.format(len(keys))} (e.g. '{keys[0]}'); "
                               f"refusing a partly untrained {type(model).__name__}")
-    log.info("%s: loaded %s (%s, every encoder weight found)", where, path, type(model).__name__)
+    ignored = len(info.get("missing_keys", ())) - len(missing) + len(info.get("unexpected_keys", ())) - len(unexpected)
+    logger.info("%s: loaded %s (%s): every encoder weight found, none missing%s", where, path, type(model).__name__,
+                f"; {ignored} pooler or pretraining-head weights not used" if ignored else "")
     return model
 
 
 def build_model(teacher: Any, data: AnticipationData, corpus_lines: list[str], device: torch.device,
-                seed: int, workdir: Path) -> TextTeacherState:
+                seed: int, workdir: Path, context: FitContext = FitContext()) -> TextTeacherState:
+    with quiet_transformers():
+        return _build_model(teacher, data, corpus_lines, device, seed, workdir, context)
+
+
+def _build_model(teacher: Any, data: AnticipationData, corpus_lines: list[str], device: torch.device,
+                 seed: int, workdir: Path, context: FitContext) -> TextTeacherState:
     from transformers import AutoConfig, AutoModel
 
     c = teacher.config
@@ -360,9 +382,18 @@ def build_model(teacher: Any, data: AnticipationData, corpus_lines: list[str], d
         init_from = resolve_checkpoint(teacher)
         config = AutoConfig.from_pretrained(init_from)
     if corpus_lines:
-        init_from = pretrain(teacher, tok, config, init_from, corpus_lines, device, seed, workdir)
-    backbone = load_backbone(init_from, f"teacher {teacher.name}") if init_from else AutoModel.from_config(config)
+        init_from = pretrain(teacher, tok, config, init_from, corpus_lines, device, seed, workdir, context)
+    where = f"teacher {teacher.name}"
+    if init_from:
+        backbone = load_backbone(init_from, where, context.log)
+    else:
+        backbone = AutoModel.from_config(config)
+        context.log.info("%s: built from scratch (%s, %d tokens)", where, type(backbone).__name__, len(tok))
+    before = backbone.get_input_embeddings().weight.shape[0]
     backbone.resize_token_embeddings(len(tok))
+    if before != len(tok):
+        context.log.info("%s: token embeddings resized from %d to %d rows (new rows drawn from the old rows' mean "
+                         "and covariance, transformers' default)", where, before, len(tok))
     if getattr(backbone.config, "pad_token_id", None) is None:
         backbone.config.pad_token_id = tok.pad_token_id
     freeze(backbone, c.freeze_layers)
@@ -393,7 +424,7 @@ def fit_text_teacher(teacher: Any, data: AnticipationData, accelerator: Any, see
     device = accelerator.device
     torch.manual_seed(seed)
     with tempfile.TemporaryDirectory(prefix="bench-teacher-") as tmp:
-        state = build_model(teacher, data, corpus_lines(teacher, data, context), device, seed, Path(tmp))
+        state = build_model(teacher, data, corpus_lines(teacher, data, context), device, seed, Path(tmp), context)
     model, tok = state.model, state.tok
     samples = data.splits["train"]
     ids = encode(tok, train_texts(data), c.max_len)
@@ -420,11 +451,12 @@ def fit_text_teacher(teacher: Any, data: AnticipationData, accelerator: Any, see
     model.train()
     teacher.epoch_losses = []
     started = time.perf_counter()
+    progress = context.progress
+    progress.start("teacher fit", n_steps)
     for epoch in range(c.epochs):
         total, count = 0.0, 0
-        bar = tqdm(batches(lengths, c.batch_size, c.bucket, rng), desc=f"teacher {teacher.name} epoch {epoch + 1}/{c.epochs}",
-                   leave=False, disable=None)
-        for idx in bar:
+        progress.detail(f"epoch {epoch + 1}/{c.epochs}")
+        for idx in progress.iterate(batches(lengths, c.batch_size, c.bucket, rng)):
             input_ids, mask = collate([ids[i] for i in idx], tok.pad_token_id, c.pad_to, left)
             with accelerator.autocast():
                 out = model(input_ids.to(device), mask.to(device))
@@ -440,8 +472,8 @@ def fit_text_teacher(teacher: Any, data: AnticipationData, accelerator: Any, see
             total += float(loss.detach()) * len(idx)
             count += len(idx)
         teacher.epoch_losses.append(total / max(count, 1))
-        tqdm.write(f"teacher {teacher.name} on {data.name}: epoch {epoch + 1}/{c.epochs} loss "
-                   f"{teacher.epoch_losses[-1]:.4f} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+        context.log.info("teacher %s on %s: epoch %d/%d loss %.4f (%.0f s)", teacher.name, data.name, epoch + 1,
+                         c.epochs, teacher.epoch_losses[-1], time.perf_counter() - started)
     model.eval()
     return state
 

@@ -162,7 +162,7 @@ def test_learns_on_synthetic_data():
     result = train_and_evaluate(
         student, NoDistill(),
         TrainData(x_train, y_train, x_val, data.classes.num_actions, step_train=_step_labels(data, "train")),
-        TrainSettings(train, 0, Accelerator(cpu=True), logging.getLogger("test"), progress=False))
+        TrainSettings(train, 0, Accelerator(cpu=True), logging.getLogger("test")))
     assert result.epoch_losses[-1] < 0.8 * result.epoch_losses[0]
     accuracy = float(np.mean(result.val_scores.argmax(1) == y_val))
     majority = float(np.mean(y_val == np.bincount(y_train).argmax()))
@@ -338,6 +338,6 @@ def test_avt_b_with_avts_pipeline_trains_and_evaluates_in_the_loop():
              "grad_clip": 0.0, "batch_size": 4, "eval_batch_size": 6, "epochs": 2, "schedule": "cosine",
              "warmup_epochs": 1, "lr_scaling": "world_size"}
     result = train_and_evaluate(student, NoDistill(), TrainData(x, y, x[:5], 3, step_train=steps),
-                                TrainSettings(train, 0, Accelerator(cpu=True), logging.getLogger("test"), progress=False))
+                                TrainSettings(train, 0, Accelerator(cpu=True), logging.getLogger("test")))
     assert result.val_scores.shape == (5, 3) and np.isfinite(result.val_scores).all()
     assert result.optimization == {"effective_lr": 0.01, "global_batch": 4, "processes": 1, "steps_per_epoch": 3}

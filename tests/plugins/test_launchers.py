@@ -115,6 +115,7 @@ def test_planned_job_files_run_in_a_worker(plugins, tmp_path, capsys):
     files = capsys.readouterr().out.split()
     assert len(files) == 1 and files[0].endswith("job.json")
     assert worker.main([files[0]]) == 0
+    assert ": student training, " in capsys.readouterr().out  # a worker prints its cell's stages (its log)
     record = json.loads((Path(files[0]).parent / "record.json").read_text())
     planned = Runner(plugins, tmp_path / "other", progress=False).plan(
         build_matrix({"matrix": {"dataset": "synthetic", "student": "gru", "seed": 1}, "train": {"epochs": 1},

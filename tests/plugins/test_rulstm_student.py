@@ -248,7 +248,7 @@ def test_runs_in_the_training_loop_with_a_pretraining_stage():
     train = {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0, "grad_clip": 0.0,
              "batch_size": 20, "eval_batch_size": 20, "epochs": 1}
     result = train_and_evaluate(student, NoDistill(), TrainData(x, y, x[:6], 4),
-                                TrainSettings(train, 0, Accelerator(cpu=True), logging.getLogger("test"), progress=False))
+                                TrainSettings(train, 0, Accelerator(cpu=True), logging.getLogger("test")))
     assert result.val_scores.shape == (6, 4) and len(result.epoch_losses) == 2
     assert stages == ["pretrain", "pretrain", "train", "train", "train"]
 
@@ -285,7 +285,7 @@ def test_reference_stages_train_each_branch_then_matt_and_keep_the_best_epochs()
     train = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0, "grad_clip": 0.0,
              "batch_size": 24, "eval_batch_size": 48, "epochs": 2}
     result = train_and_evaluate(student, NoDistill(), TrainData(x, y, x, 6, y_val=y),
-                                TrainSettings(train, 0, Accelerator(cpu=True), logging.getLogger("test"), progress=False))
+                                TrainSettings(train, 0, Accelerator(cpu=True), logging.getLogger("test")))
     assert optimisers == [st.name for st in plan]  # a fresh optimiser per run
     # every epoch trains (2 batches) then validates (1 batch) in the stage's mode and branch
     expected = []
@@ -301,7 +301,7 @@ def test_reference_stages_train_each_branch_then_matt_and_keep_the_best_epochs()
     assert topk_percent(result.last_val_scores, y, 5) == pytest.approx(result.selection["matt"]["last_top5"], abs=1e-4)
     with pytest.raises(Exception, match="validation targets"):
         train_and_evaluate(student, NoDistill(), TrainData(x, y, x, 6),
-                           TrainSettings(train, 0, Accelerator(cpu=True), logging.getLogger("test"), progress=False))
+                           TrainSettings(train, 0, Accelerator(cpu=True), logging.getLogger("test")))
 
 
 def test_a_branch_alone_scores_like_the_branch_inside_the_network():

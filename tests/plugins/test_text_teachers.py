@@ -218,3 +218,38 @@ def test_a_factorised_teacher_with_label_smoothing_learns_the_sequence():
     out = teacher.predict(data, "train", _Acc())
     y = np.array([s.target.action for s in data.splits["train"]])
     assert (out.logits.argmax(1) == y).mean() > 0.95
+
+
+def test_the_fit_reports_its_stages_and_the_loaded_checkpoint_to_its_context_and_transformers_stays_quiet(
+        tmp_path, capfd):
+    import logging
+
+    from benchmark.api import FitContext
+    from benchmark.progress import Progress
+
+    data = tiny_data()
+    save_scratch_checkpoint("bert", data, tmp_path)
+    capfd.readouterr()
+    seen: list[tuple[str, int, int | None, str]] = []
+
+    class Spy:
+        def report(self, stage, new_stage):
+            seen.append((stage.name, stage.done, stage.total, stage.detail))
+
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    log = logging.getLogger("test.cell")
+    log.setLevel(logging.INFO)
+    log.addHandler(Keep())
+    teacher = P["bert"](TextTeacherConfig(checkpoint=str(tmp_path), max_len=40, epochs=2, batch_size=8))
+    teacher.fit(data, _Acc(), 0, FitContext(progress=Progress([Spy()]), log=log))
+    steps = 2 * -(-len(data.splits["train"]) // 8)  # two epochs of ceil(n / 8) batches
+    assert seen[0] == ("teacher fit", 0, steps, "") and seen[-1] == ("teacher fit", steps, steps, "epoch 2/2")
+    assert any(f"loaded {tmp_path}" in m and "every encoder weight found, none missing" in m for m in records)
+    assert any("epoch 2/2 loss" in m for m in records)
+    out, err = capfd.readouterr()
+    assert "Loading weights" not in err + out and "initialized from a multivariate normal" not in err + out

@@ -25,7 +25,7 @@ def _fit(checkpoint_dir, schedule):
              "checkpoint_every_epochs": 1}
     return train_and_evaluate(_student(), NoDistill(), TrainData(x, y, x, 4),
                               TrainSettings(train, 0, Accelerator(cpu=True), logging.getLogger("test"),
-                                            progress=False, checkpoint_dir=checkpoint_dir))
+                                            checkpoint_dir=checkpoint_dir))
 
 
 @pytest.mark.parametrize("schedule", ["constant", "cosine"])
