@@ -64,10 +64,11 @@ class Stage:
         parts = [self.name]
         if self.detail:
             parts.append(self.detail)
+        units = plural(self.unit)
         if self.total:
-            parts.append(f"{self.done}/{self.total} {self.unit}s ({100 * self.done / self.total:.0f}%)")
+            parts.append(f"{self.done}/{self.total} {units} ({100 * self.done / self.total:.0f}%)")
         elif self.done:
-            parts.append(f"{self.done} {self.unit}s")
+            parts.append(f"{self.done} {units}")
         parts.append(duration(self.elapsed_s(now)))
         eta = self.eta_s(now)
         if eta is not None:
@@ -212,6 +213,11 @@ class PlainLines(_Throttled):
             self.write(line)
         else:
             print(line, file=sys.stdout, flush=True)
+
+
+def plural(unit: str) -> str:
+    """``steps``, ``batches``."""
+    return unit + ("es" if unit.endswith(("s", "sh", "ch", "x")) else "s")
 
 
 def duration(seconds: float) -> str:

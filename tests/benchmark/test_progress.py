@@ -25,8 +25,10 @@ def test_stage_eta_is_the_remaining_steps_at_the_measured_step_time():
     assert text == "teacher fit, 50/200 steps (25%), 25s, ETA 1m15s"
 
 
-def test_duration_formats():
+def test_duration_and_unit_formats():
     assert [duration(s) for s in (0, 42, 190, 3725)] == ["0s", "42s", "3m10s", "1h02m"]
+    assert Stage("evaluation", total=8, done=2, unit="batch", started=0.0).describe(0.0).startswith(
+        "evaluation, 2/8 batches (25%)")
 
 
 def test_plain_lines_at_each_new_stage_and_at_most_every_30_s():
