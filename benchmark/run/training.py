@@ -24,7 +24,9 @@ from ..schedule import lr_factor
 from ..scoring import topk_correct
 from ..tracking import LossLog, epoch_entry
 from . import resume
+from .batches import DeviceBatches
 from .budget import Budget
+from .optim import effective_lr, make_optimizer
 from .epochs import EpochPlan
 
 
@@ -85,11 +87,6 @@ def train_and_evaluate(student: Student, loss: DistillLoss, data: TrainData, set
     return _Training(student, loss, data, settings).run()
 
 
-def effective_lr(train: dict[str, Any], num_processes: int) -> float:
-    """The base learning rate after ``train.lr_scaling`` (AVT: lr x world size)."""
-    return float(train["lr"]) * (num_processes if train.get("lr_scaling", "none") == "world_size" else 1)
-
-
 def topk_percent(scores: np.ndarray, targets: np.ndarray, k: int) -> float:
     """Share (%) of rows whose target is among the ``k`` highest scores (RULSTM's selection)."""
     return float(topk_correct(scores, targets, k).mean() * 100.0)
@@ -121,18 +118,6 @@ class _TrainModule(torch.nn.Module):
             self.parts["distill"] = torch.as_tensor(term).detach()
             value = value + term
         return value
-
-
-def _optimizer(params: list[torch.nn.Parameter], train: dict[str, Any], lr: float) -> torch.optim.Optimizer:
-    name = train["optimizer"].lower()
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=train["weight_decay"])
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=train["weight_decay"])
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=train["momentum"], weight_decay=train["weight_decay"],
-                               nesterov=bool(train.get("nesterov", False)))
-    raise ValueError(f"train.optimizer: unknown optimizer '{name}' (adamw, adam, sgd)")
 
 
 @dataclass
@@ -184,25 +169,35 @@ class _Training:
         self.distill = self.loss.build(student_dim, teacher_dim)
         modules = _TrainModule(self.student, model, self.distill)
         self.base_lr = effective_lr(train, self.acc.num_processes)
-        optimizer = _optimizer([p for p in modules.parameters() if p.requires_grad], train, self.base_lr)
+        optimizer = make_optimizer([p for p in modules.parameters() if p.requires_grad], train, self.base_lr)
         self.num_parameters = sum(p.numel() for p in model.parameters())
         self.generator = torch.Generator().manual_seed(self.s.seed)
         train_loader, val_loader = self._loaders()
-        self.modules, self.optimizer, self.train_loader, self.val_loader = self.acc.prepare(
-            modules, optimizer, train_loader, val_loader)
+        if isinstance(train_loader, DeviceBatches):  # already on the device, one process
+            self.modules, self.optimizer, self.val_loader = self.acc.prepare(modules, optimizer, val_loader)
+            self.train_loader: Any = train_loader
+        else:
+            self.modules, self.optimizer, self.train_loader, self.val_loader = self.acc.prepare(
+                modules, optimizer, train_loader, val_loader)
         self.inner = self.acc.unwrap_model(self.modules)
         # the rates the schedule scales: the configured ones, also after a resume (a checkpointed
         # optimiser holds the rate of its last step)
         self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
         self.soft = self._teacher_tensors()
 
-    def _loaders(self) -> tuple[DataLoader, DataLoader]:
+    def _loaders(self) -> tuple[DeviceBatches | DataLoader, DataLoader]:
+        """The training batches (cut on the device on one process, a DataLoader sharded by
+        Accelerate over several) and the validation loader."""
         d, train = self.data, self.s.train
         steps = d.step_train if d.step_train is not None else np.full((len(d.y_train), 1), -100, dtype=np.int64)
-        train_loader = DataLoader(
-            TensorDataset(torch.from_numpy(d.x_train), torch.from_numpy(d.y_train).long(),
-                          torch.arange(len(d.y_train)), torch.from_numpy(np.ascontiguousarray(steps)).long()),
-            batch_size=train["batch_size"], shuffle=True, generator=self.generator)
+        tensors = (torch.from_numpy(d.x_train), torch.from_numpy(d.y_train).long(),
+                   torch.arange(len(d.y_train)), torch.from_numpy(np.ascontiguousarray(steps)).long())
+        train_loader: DeviceBatches | DataLoader
+        if self.acc.num_processes == 1:
+            train_loader = DeviceBatches(tensors, train["batch_size"], self.generator, self.acc.device)
+        else:
+            train_loader = DataLoader(TensorDataset(*tensors), batch_size=train["batch_size"], shuffle=True,
+                                      generator=self.generator)
         val_loader = DataLoader(TensorDataset(torch.from_numpy(d.x_val), torch.arange(len(d.x_val))),
                                 batch_size=train["eval_batch_size"], shuffle=False)
         return train_loader, val_loader
@@ -294,7 +289,7 @@ class _Training:
             params = self.student.stage_parameters(self.inner.model, stage)
             if self.inner.distill is not None:
                 params += [p for p in self.inner.distill.parameters() if p.requires_grad]
-            self.optimizer = self.acc.prepare(_optimizer(params, self.s.train, self.base_lr))
+            self.optimizer = self.acc.prepare(make_optimizer(params, self.s.train, self.base_lr))
             self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
         self.best = {"top5": -1.0}
 

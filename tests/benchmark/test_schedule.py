@@ -73,7 +73,7 @@ def test_chosen_steps_of_the_avt_b_schedule_by_hand():
 
 
 def test_learning_rate_scales_with_the_number_of_processes_as_avt_scales_it():
-    from benchmark.run.training import effective_lr
+    from benchmark.run.optim import effective_lr
 
     train = {"lr": 5e-4, "lr_scaling": "world_size"}
     assert effective_lr(train, 32) == pytest.approx(0.016) and effective_lr(train, 1) == 5e-4
