@@ -27,9 +27,10 @@ def epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
 
 class DeviceBatches:
     """Batches of ``batch_size`` rows (the last one smaller) of ``tensors``, moved to ``device``
-    once, in a fresh :func:`epoch_order` each time it is iterated."""
+    once: in a fresh :func:`epoch_order` each time it is iterated, or in sample order without a
+    ``generator`` (evaluation)."""
 
-    def __init__(self, tensors: tuple[torch.Tensor, ...], batch_size: int, generator: torch.Generator,
+    def __init__(self, tensors: tuple[torch.Tensor, ...], batch_size: int, generator: torch.Generator | None,
                  device: Any):
         self.tensors = tuple(t.to(device) for t in tensors)
         self.n = len(tensors[0])
@@ -40,6 +41,10 @@ class DeviceBatches:
         return math.ceil(self.n / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        if self.generator is None:  # in order: plain slices, no copy
+            for start in range(0, self.n, self.batch_size):
+                yield tuple(t[start:start + self.batch_size] for t in self.tensors)
+            return
         order = epoch_order(self.n, self.generator).to(self.tensors[0].device)
         for start in range(0, self.n, self.batch_size):
             rows = order[start:start + self.batch_size]

@@ -174,8 +174,9 @@ class _Training:
         self.generator = torch.Generator().manual_seed(self.s.seed)
         train_loader, val_loader = self._loaders()
         if isinstance(train_loader, DeviceBatches):  # already on the device, one process
-            self.modules, self.optimizer, self.val_loader = self.acc.prepare(modules, optimizer, val_loader)
+            self.modules, self.optimizer = self.acc.prepare(modules, optimizer)
             self.train_loader: Any = train_loader
+            self.val_loader: Any = val_loader
         else:
             self.modules, self.optimizer, self.train_loader, self.val_loader = self.acc.prepare(
                 modules, optimizer, train_loader, val_loader)
@@ -185,22 +186,20 @@ class _Training:
         self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
         self.soft = self._teacher_tensors()
 
-    def _loaders(self) -> tuple[DeviceBatches | DataLoader, DataLoader]:
-        """The training batches (cut on the device on one process, a DataLoader sharded by
-        Accelerate over several) and the validation loader."""
+    def _loaders(self) -> tuple[DeviceBatches | DataLoader, DeviceBatches | DataLoader]:
+        """The training and validation batches: cut on the device on one process, DataLoaders
+        sharded by Accelerate over several."""
         d, train = self.data, self.s.train
         steps = d.step_train if d.step_train is not None else np.full((len(d.y_train), 1), -100, dtype=np.int64)
         tensors = (torch.from_numpy(d.x_train), torch.from_numpy(d.y_train).long(),
                    torch.arange(len(d.y_train)), torch.from_numpy(np.ascontiguousarray(steps)).long())
-        train_loader: DeviceBatches | DataLoader
+        val = (torch.from_numpy(d.x_val), torch.arange(len(d.x_val)))
         if self.acc.num_processes == 1:
-            train_loader = DeviceBatches(tensors, train["batch_size"], self.generator, self.acc.device)
-        else:
-            train_loader = DataLoader(TensorDataset(*tensors), batch_size=train["batch_size"], shuffle=True,
-                                      generator=self.generator)
-        val_loader = DataLoader(TensorDataset(torch.from_numpy(d.x_val), torch.arange(len(d.x_val))),
-                                batch_size=train["eval_batch_size"], shuffle=False)
-        return train_loader, val_loader
+            return (DeviceBatches(tensors, train["batch_size"], self.generator, self.acc.device),
+                    DeviceBatches(val, train["eval_batch_size"], None, self.acc.device))
+        return (DataLoader(TensorDataset(*tensors), batch_size=train["batch_size"], shuffle=True,
+                           generator=self.generator),
+                DataLoader(TensorDataset(*val), batch_size=train["eval_batch_size"], shuffle=False))
 
     def _teacher_tensors(self) -> dict[str, torch.Tensor]:
         """The teacher's training-split outputs on the device, indexed by sample (none without a

@@ -25,3 +25,11 @@ def test_device_batches_equal_an_accelerate_prepared_shuffled_dataloader_epoch_a
                 assert x.dtype == y.dtype and torch.equal(x, y)
     seen = torch.cat([b[2] for b in mine])
     assert sorted(seen.tolist()) == list(range(n))  # every sample once per epoch
+
+
+def test_without_a_generator_the_batches_are_the_samples_in_order():
+    tensors = (torch.randn(11, 2), torch.arange(11))
+    batches = list(DeviceBatches(tensors, 4, None, torch.device("cpu")))
+    assert [len(b[0]) for b in batches] == [4, 4, 3]
+    assert torch.equal(torch.cat([b[1] for b in batches]), torch.arange(11))
+    assert torch.equal(torch.cat([b[0] for b in batches]), tensors[0])
