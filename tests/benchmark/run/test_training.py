@@ -37,3 +37,37 @@ def test_a_run_resumed_from_its_last_checkpoint_ends_like_the_whole_run(tmp_path
     assert resumed.resumed_from_epoch == 3
     assert resumed.epoch_losses == whole.epoch_losses
     np.testing.assert_array_equal(resumed.val_scores, whole.val_scores)
+
+
+def test_bf16_autocast_on_cpu_trains_in_bf16_and_scores_in_fp32():
+    import torch
+    from accelerate import Accelerator
+
+    from plugins.losses.none import NoDistill
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((48, 4, 8)).astype(np.float32)
+    y = np.arange(48) % 4
+    train = {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.0, "grad_clip": 0.0, "batch_size": 16,
+             "eval_batch_size": 48, "epochs": 2, "schedule": "constant", "warmup_epochs": 0}
+    student, seen = _student(), []
+    build = student.build
+
+    def spying_build(*args):
+        model = build(*args)
+        model.register_forward_hook(lambda module, inputs, out: seen.append(out["logits"].dtype))
+        return model
+
+    student.build = spying_build
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(True)  # the process-wide state other tests set up with fp32
+    try:
+        result = train_and_evaluate(student, NoDistill(), TrainData(x, y, x, 4),
+                                    TrainSettings(train, 0, Accelerator(cpu=True, mixed_precision="bf16"),
+                                                  logging.getLogger("test")))
+    finally:
+        AcceleratorState._reset_state(True)
+    assert torch.bfloat16 in seen  # the forward ran under bf16 autocast
+    assert result.val_scores.dtype == np.float32 and np.isfinite(result.val_scores).all()
+    assert all(np.isfinite(result.epoch_losses))
