@@ -14,6 +14,7 @@ cells another process runs; :class:`PlainLines` prints a line at each new stage 
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -153,8 +154,6 @@ class Snapshot:
     @classmethod
     def read(cls, path: Path) -> "Snapshot | None":
         """The snapshot in ``path``; None when it is missing or unreadable."""
-        import json
-
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             return cls(**{k: data[k] for k in cls.__dataclass_fields__})

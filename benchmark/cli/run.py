@@ -110,11 +110,11 @@ def _leaderboard_writer(plugins: Any, runner: Any, matrix: Any, out_dir: Path) -
     command = command_line()
 
     def write(final: bool) -> list[Path]:
-        if final:
-            return report.write_matrix(plugins, runner, matrix, out_dir, command)
         try:
             return report.write_matrix(plugins, runner, matrix, out_dir, command)
         except Exception as exc:
+            if final:
+                raise
             print(f"bench: warning: the partial leaderboard was not written: {type(exc).__name__}: {exc}",
                   file=sys.stderr)
             return []

@@ -123,10 +123,11 @@ class MatrixState:
             return 0.0
         times = self._student_times()
         known = [t for ts in times.values() for t in ts]
-        if not known and not any(self.cell_eta_s(c) is not None for c in running):
+        lefts = [self.cell_eta_s(c) for c in running]
+        if not known and all(left is None for left in lefts):
             return None
         fallback = statistics.fmean(known) if known else 0.0
-        work = sum(self.cell_eta_s(c) or 0.0 for c in running)
+        work = sum(left or 0.0 for left in lefts)
         work += sum(statistics.fmean(times[_kind(c)]) if _kind(c) in times else fallback for c in pending)
         parallel = self.slots or max(1, len(running))
         return work / parallel
