@@ -44,6 +44,13 @@ class TrainConfig:
     # code does for a uid without teacher logits (their teachers never see an empty history)
     teacher_empty_history: Literal["teacher", "uniform"] = "teacher"
     cpu: bool = False  # force CPU even when a GPU is visible
+    # torch.compile the student (nn.Module.compile): training drops a short last batch and
+    # evaluation pads its last batch, so every step has the same shapes (docs/performance.md)
+    compile: bool = False
+    compile_backend: str = "inductor"  # any torch.compile backend, e.g. aot_eager to debug
+    # device memory the cell's inputs may take (0: half the free memory on CUDA, all of it on
+    # CPU); inputs larger than that stay in host memory and are streamed in chunks
+    device_memory_mb: float = setting(0.0, ge=0.0)
     # limits of one cell (0 = none), checked between training steps; exceeding one fails the cell
     time_budget_s: float = setting(0.0, ge=0.0)  # wall time since the cell started
     memory_budget_mb: float = setting(0.0, ge=0.0)  # peak resident memory of the process during the cell
@@ -57,6 +64,13 @@ class TrainConfig:
             raise ValueError("nesterov: needs optimizer sgd with momentum > 0")
         if self.teacher_cross_fit == 1:
             raise ValueError("teacher_cross_fit: expected 0 (off) or a number of folds >= 2, got 1")
+        if self.compile:
+            from torch._dynamo import list_backends
+
+            known = list_backends(exclude_tags=())
+            if self.compile_backend not in known:
+                raise ValueError(f"compile_backend: unknown torch.compile backend {self.compile_backend!r}; "
+                                 f"torch knows {', '.join(known)}")
         if self.trackers:
             from accelerate.utils import LoggerType
 

@@ -22,11 +22,16 @@ def digest(obj: Any, length: int = 16) -> str:
 
 #: training keys that say how a cell is run, not what it computes: left out of the run id, so
 #: turning on checkpoints or TensorBoard, or setting a budget, reuses finished cells
-OPERATIONAL_TRAIN_KEYS = ("time_budget_s", "memory_budget_mb", "checkpoint_every_epochs", "trackers")
+OPERATIONAL_TRAIN_KEYS = ("time_budget_s", "memory_budget_mb", "checkpoint_every_epochs", "trackers",
+                          "device_memory_mb")
+#: training keys added after cells were recorded, hashed only when set to something else than
+#: their default: the default reproduces the earlier behaviour, so those cells keep their ids
+LATER_TRAIN_KEYS = {"compile": False, "compile_backend": "inductor"}
 
 
 def _hashed_train(cell: Any) -> dict[str, Any]:
-    train = {k: v for k, v in cell.train.items() if k not in OPERATIONAL_TRAIN_KEYS}
+    train = {k: v for k, v in cell.train.items()
+             if k not in OPERATIONAL_TRAIN_KEYS and not (k in LATER_TRAIN_KEYS and v == LATER_TRAIN_KEYS[k])}
     if getattr(cell, "baseline", False):
         # no teacher: how a teacher would be fitted cannot change the result, so the baseline
         # row is shared by matrices that differ only there (e.g. in-sample vs out-of-fold)

@@ -28,6 +28,7 @@ from ..locks import CellLock
 from ..progress import FEATURES, PROGRESS_FILE, READING, SILENT, TEACHER, Progress, cell_progress
 from ..records import error_line, new_record
 from ..status import FAILED, OK
+from .accelerators import make_accelerator
 from .budget import Budget, peak_rss_mb, reset_peak_rss
 from .inputs import train_data
 from .jobs import Job, data_kind
@@ -92,11 +93,8 @@ class CellRun:
     def open(self) -> None:
         """The Accelerator, the trackers and the ``bench_before_cell`` hooks (a failure here is
         the cell's)."""
-        from accelerate import Accelerator
-
         cell = self.cell
-        self.accelerator = Accelerator(cpu=bool(cell.train["cpu"]), mixed_precision=cell.train["mixed_precision"],
-                                       **tracking.accelerator_kwargs(cell.train, self.run_dir))
+        self.accelerator = make_accelerator(cell.train, **tracking.accelerator_kwargs(cell.train, self.run_dir))
         self.trackers = tracking.start_trackers(self.accelerator, cell.train, cell.matrix, cell.label,
                                                 {"cell": cell.axes, "run_id": self.job.run_id, "train": cell.train,
                                                  "configs": cell.configs})

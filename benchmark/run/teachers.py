@@ -24,6 +24,7 @@ from ..progress import SILENT, Progress
 from ..store import RunStore
 from ..teacher_cache import TeacherCache
 from ..threads import fixed_threads
+from .accelerators import make_accelerator
 from .components import Components
 from .inputs import Inputs, split_uids
 
@@ -245,15 +246,13 @@ class Teachers:
 
     def fit_all(self, matrix: Matrix, inputs: Inputs, echo: Callable[[str], None]) -> list[dict[str, Any]]:
         """Fit (or reuse) every teacher of the matrix once per dataset; return teacher records."""
-        from accelerate import Accelerator
-
         out, seen = [], set()
         for cell in matrix.cells:
             if self.is_null(cell) or (cell.dataset, cell.teacher) in seen:
                 continue
             seen.add((cell.dataset, cell.teacher))
             data = inputs.data(cell)
-            accelerator = Accelerator(cpu=bool(cell.train["cpu"]), mixed_precision=cell.train["mixed_precision"])
+            accelerator = make_accelerator(cell.train)
             tic = time.perf_counter()
             fitted = self.outputs(cell, data, accelerator, logging.getLogger("bench.teachers"))
             assert fitted is not None

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, TensorDataset
 
 from ..api import DistillLoss, Student, TeacherOutput, TrainStage
 from ..errors import BenchError, NonFiniteLoss
@@ -24,7 +23,7 @@ from ..schedule import lr_factor
 from ..scoring import topk_correct
 from ..tracking import LossLog, epoch_entry
 from . import resume
-from .batches import DeviceBatches
+from .batches import DeviceBatches, Shard, device_budget, nbytes
 from .budget import Budget
 from .optim import effective_lr, make_optimizer
 from .epochs import EpochPlan
@@ -172,34 +171,35 @@ class _Training:
         optimizer = make_optimizer([p for p in modules.parameters() if p.requires_grad], train, self.base_lr)
         self.num_parameters = sum(p.numel() for p in model.parameters())
         self.generator = torch.Generator().manual_seed(self.s.seed)
-        train_loader, val_loader = self._loaders()
-        if isinstance(train_loader, DeviceBatches):  # already on the device, one process
-            self.modules, self.optimizer = self.acc.prepare(modules, optimizer)
-            self.train_loader: Any = train_loader
-            self.val_loader: Any = val_loader
-        else:
-            self.modules, self.optimizer, self.train_loader, self.val_loader = self.acc.prepare(
-                modules, optimizer, train_loader, val_loader)
+        if train.get("compile"):
+            model.compile(backend=train.get("compile_backend", "inductor"), dynamic=False)
+        self.modules, self.optimizer = self.acc.prepare(modules, optimizer)
         self.inner = self.acc.unwrap_model(self.modules)
         # the rates the schedule scales: the configured ones, also after a resume (a checkpointed
         # optimiser holds the rate of its last step)
         self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
         self.soft = self._teacher_tensors()
+        self.train_loader, self.val_loader = self._batches()
+        self.timing = _StepTimes()
 
-    def _loaders(self) -> tuple[DeviceBatches | DataLoader, DeviceBatches | DataLoader]:
-        """The training and validation batches: cut on the device on one process, DataLoaders
-        sharded by Accelerate over several."""
-        d, train = self.data, self.s.train
+    def _batches(self) -> tuple[DeviceBatches, DeviceBatches]:
+        """The training and validation batches, this rank's shard, on the device (or streamed in
+        chunks when they do not fit its share, measured once the model is there)."""
+        d, train, acc = self.data, self.s.train, self.acc
         steps = d.step_train if d.step_train is not None else np.full((len(d.y_train), 1), -100, dtype=np.int64)
         tensors = (torch.from_numpy(d.x_train), torch.from_numpy(d.y_train).long(),
                    torch.arange(len(d.y_train)), torch.from_numpy(np.ascontiguousarray(steps)).long())
         val = (torch.from_numpy(d.x_val), torch.arange(len(d.x_val)))
-        if self.acc.num_processes == 1:
-            return (DeviceBatches(tensors, train["batch_size"], self.generator, self.acc.device),
-                    DeviceBatches(val, train["eval_batch_size"], None, self.acc.device))
-        return (DataLoader(TensorDataset(*tensors), batch_size=train["batch_size"], shuffle=True,
-                           generator=self.generator),
-                DataLoader(TensorDataset(*val), batch_size=train["eval_batch_size"], shuffle=False))
+        shard = Shard(acc.process_index, acc.num_processes)
+        budget = device_budget(acc.device, float(train.get("device_memory_mb", 0) or 0))
+        batches = DeviceBatches(tensors, train["batch_size"], self.generator, acc.device, shard, budget,
+                                drop_last=bool(train.get("compile")))
+        if budget is not None:
+            budget = max(budget - (nbytes(tensors) if batches.resident else 0), 0)
+        val_batches = DeviceBatches(val, train["eval_batch_size"], None, acc.device, shard, budget)
+        if budget is not None:
+            self.s.log.info("inputs: training %s, validation %s", batches.path, val_batches.path)
+        return batches, val_batches
 
     def _teacher_tensors(self) -> dict[str, torch.Tensor]:
         """The teacher's training-split outputs on the device, indexed by sample (none without a
@@ -233,6 +233,10 @@ class _Training:
         return self._result(start)
 
     @property
+    def compiled(self) -> bool:
+        return bool(self.s.train.get("compile"))
+
+    @property
     def progress(self) -> Progress:
         return self.s.progress if self.acc.is_main_process else SILENT
 
@@ -246,8 +250,6 @@ class _Training:
         if s.checkpoint_dir is not None and not self.plan.staged:
             start, self.epoch_losses = resume.resume(s.checkpoint_dir, self.inner, self.optimizer, self.generator,
                                                      self.acc, self.plan.names, s.log)
-            if start and hasattr(self.train_loader, "set_epoch"):
-                self.train_loader.set_epoch(start)
         if s.loss_log is not None:
             s.loss_log.begin(start)
         return start
@@ -303,6 +305,7 @@ class _Training:
         for step, (x, y, idx, steps) in enumerate(self.progress.iterate(self.train_loader)):
             if s.budget is not None:
                 s.budget.check()
+            tic = time.perf_counter()
             with self.acc.autocast():
                 value = self.modules(x, y, self._teacher_batch(idx, stage.mode == "train"), steps)
             if not torch.isfinite(value):
@@ -315,7 +318,8 @@ class _Training:
             for group, lr in zip(self.optimizer.param_groups, self.base_lrs):
                 group["lr"] = lr * factor
             self.optimizer.step()
-            current = float(value.detach())
+            current = float(value.detach())  # waits for the step: the time below is the step's
+            self.timing.add(time.perf_counter() - tic)
             sums.add(current, len(y), self.inner.parts)
             if s.loss_log is not None:
                 s.loss_log.step(epoch * steps_per_epoch + step + 1, current)
@@ -332,7 +336,7 @@ class _Training:
 
     def _select(self, stage: TrainStage, count: int, name: str) -> None:
         """Model selection: keep the epoch of best validation top-5; the stage ends on it."""
-        scores = _predict(self.modules, self.val_loader, self.acc)
+        scores = _predict(self.modules, self.val_loader, self.acc, fixed=self.compiled)
         top5 = topk_percent(scores, self.data.y_val, 5)
         self.s.log.info("%s validation top-5 %.2f", name, top5)
         if top5 > self.best["top5"]:
@@ -362,28 +366,61 @@ class _Training:
             out = self.best["scores"]  # the selected epoch's predictions, already computed
         else:
             self.progress.start(EVALUATION, len(self.val_loader), unit="batch")
-            out = _predict(self.modules, self.val_loader, self.acc, self.progress)
+            out = _predict(self.modules, self.val_loader, self.acc, self.progress, fixed=self.compiled)
             last = None if not final.select_best else last
         n = self.acc.num_processes
         optimization = {"effective_lr": self.base_lr, "global_batch": int(self.s.train["batch_size"]) * n,
-                        "processes": n, "steps_per_epoch": len(self.train_loader)}
+                        "processes": n, "steps_per_epoch": len(self.train_loader), **self.timing.summary()}
+        if self.compiled:
+            optimization["compile"] = {"backend": self.s.train.get("compile_backend", "inductor"),
+                                       "warmup_s": self.timing.warmup_s()}
         return TrainResult(out.astype(np.float32), self.epoch_losses, self.num_parameters, start, optimization,
                            self.selection, None if last is None else last.astype(np.float32))
 
 
-def _predict(modules: Any, val_loader: Any, accelerator: Any, progress: Progress = SILENT) -> np.ndarray:
-    """Validation logits ``[N, C]`` in sample order (gathered across processes)."""
+@dataclass
+class _StepTimes:
+    """Wall time of each training step (its loss read back, so the device has finished it)."""
+
+    times: list[float] = field(default_factory=list)
+
+    def add(self, seconds: float) -> None:
+        self.times.append(seconds)
+
+    def step_s(self) -> float:
+        """The median step after the first."""
+        rest = self.times[1:] or self.times
+        return float(np.median(rest)) if rest else 0.0
+
+    def warmup_s(self) -> float:
+        """What the first step took beyond a usual one (a compiled student's compilation)."""
+        return round(max(self.times[0] - self.step_s(), 0.0), 4) if self.times else 0.0
+
+    def summary(self) -> dict[str, float]:
+        if not self.times:
+            return {}
+        return {"first_step_s": round(self.times[0], 4), "step_s": round(self.step_s(), 5)}
+
+
+def _predict(modules: Any, val_loader: DeviceBatches, accelerator: Any, progress: Progress = SILENT,
+             fixed: bool = False) -> np.ndarray:
+    """Validation logits ``[N, C]`` in sample order, gathered across processes (rows that a
+    rank's shard repeats to even out the ranks are written twice, with the same values).
+    ``fixed``: a short last batch is padded to the full size, for a compiled student."""
     modules.eval()
     chunks, order = [], []
     with torch.no_grad():
         for x, idx in progress.iterate(val_loader):
+            n = len(x)
+            if fixed and n < val_loader.batch_size:
+                x = torch.cat([x, x[-1:].expand(val_loader.batch_size - n, *x.shape[1:])])
             with accelerator.autocast():
-                logits = modules(x)["logits"].float()
-            logits, idx = accelerator.gather_for_metrics((logits, idx))
+                logits = modules(x)["logits"][:n].float()
+            logits, idx = accelerator.gather((logits, idx))
             chunks.append(logits.cpu())
             order.append(idx.cpu())
     scores = torch.cat(chunks).numpy()
     positions = torch.cat(order).numpy()
-    out = np.empty_like(scores)
+    out = np.empty((val_loader.n, scores.shape[1]), dtype=scores.dtype)
     out[positions] = scores
     return out

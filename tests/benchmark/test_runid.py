@@ -50,8 +50,27 @@ def test_operational_train_keys_do_not_change_the_run_id(plugins):
         return run_id(identity(cell, {}, "fp", "0"))
 
     base = rid()
-    assert rid("train.checkpoint_every_epochs=2", "train.trackers=[tensorboard]", "train.time_budget_s=60") == base
+    assert rid("train.checkpoint_every_epochs=2", "train.trackers=[tensorboard]", "train.time_budget_s=60",
+               "train.device_memory_mb=512") == base
     assert rid("train.epochs=3") != base
+
+
+def test_later_train_keys_change_the_run_id_only_away_from_their_default(plugins):
+    """``compile`` came after cells were recorded: at its default (which trains as before) the
+    id is the one those cells have; turned on, it is another cell."""
+    from benchmark.runid import identity, run_id
+
+    def rid(*extra):
+        cell = load_matrix("smoke", plugins, ["matrix.seed=[0]", *extra]).cells[0]
+        ident = identity(cell, {}, "fp", "0")
+        return run_id(ident), ident["train"]
+
+    base, train = rid()
+    assert "compile" not in train and "compile_backend" not in train and "device_memory_mb" not in train
+    assert rid("train.compile=false", "train.compile_backend=inductor")[0] == base
+    on, train_on = rid("train.compile=true")
+    assert on != base and train_on["compile"] is True
+    assert rid("train.compile=true", "train.compile_backend=aot_eager")[0] not in (base, on)
 
 
 def test_teacher_settings_do_not_change_the_baseline_run_id(plugins):
