@@ -13,14 +13,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_gpu_check_script_on_cpu(tmp_path):
     out = tmp_path / "check.json"
     res = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_check.py"), "--quick", "--device", "cpu",
-                          "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=ROOT)
+                          "--compile-backend", "aot_eager", "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert res.returncode == 0, res.stderr[-2000:]
     result = json.loads(out.read_text())
     assert result["device"] == "cpu" and result["bf16"] is True
     smoke = result["smoke_matrix"]
     assert smoke["exit_code"] == 0 and smoke["cells"] == smoke["ok"] == 3 and smoke["devices"] == ["cpu"]
-    assert set(result["students"]) == {"gru", "avt", "rulstm"}
-    assert all(v["samples_per_s"] > 0 for v in result["students"].values())
+    assert set(result["students"]) == {"fp32", "bf16", "bf16-compiled", "bf16-dataloader"}
+    for per in result["students"].values():
+        assert set(per) == {"avt-epic55", "avt-egtea", "rulstm-paper"}
+        assert all(v["samples_per_s"] > 0 and v["first_step_s"] > 0 for v in per.values())
+        assert all(v["gpu_busy_fraction"] is None for v in per.values())  # no CUDA: not measured
+    assert set(result["input_pipeline"]) == {"device-batches", "dataloader"}
+    assert all(v["samples_per_s"] > 0 for v in result["input_pipeline"].values())
     tf = result["teacher_finetune"]
     assert tf["pad512"]["tokens_per_batch"] == 512 and tf["dynamic"]["tokens_per_batch"] < 64
     assert (tmp_path / "check.md").read_text().startswith("# Device check: cpu")

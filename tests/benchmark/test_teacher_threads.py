@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from safetensors.numpy import load_file
 
@@ -36,17 +37,35 @@ def soft_labels(plugins, runs: Path, launcher: str = "inline", options: dict | N
     return load_file(str(entry / ARRAYS))
 
 
-def test_inline_on_two_threads_and_a_one_thread_queue_slot_fit_the_same_teacher(plugins, tmp_path):
+@pytest.fixture(scope="module")
+def inline_fits(tmp_path_factory):
+    """The teacher fitted inline on a 2-thread process: with the default pin (1 thread) and with
+    ``teacher_threads: 2``."""
+    from benchmark.plugin_manager import get_plugins
+
+    plugins, root = get_plugins(), tmp_path_factory.mktemp("threads")
     before = torch.get_num_threads()
     torch.set_num_threads(2)  # the inline launcher on a 2-core machine
     try:
-        inline = soft_labels(plugins, tmp_path / "inline")
-        on_two = soft_labels(plugins, tmp_path / "two", overrides={"teacher_threads": 2})
+        return soft_labels(plugins, root / "inline"), soft_labels(plugins, root / "two",
+                                                                   overrides={"teacher_threads": 2})
     finally:
         torch.set_num_threads(before)
+
+
+def test_inline_on_two_threads_and_a_one_thread_queue_slot_fit_the_same_teacher(plugins, tmp_path, inline_fits):
+    inline, _ = inline_fits
     queued = soft_labels(plugins, tmp_path / "queue", "queue", {"slots": 1, "cpu_threads": 1})
     assert set(inline) == set(queued) == {"train.logits", "train.features", "val.logits", "val.features"}
     for name in inline:
         np.testing.assert_array_equal(inline[name], queued[name], err_msg=name)
-    # the pinning is what makes them equal: the same fit on 2 threads gives other soft labels
-    assert not np.array_equal(inline["val.logits"], on_two["val.logits"])
+
+
+def test_the_thread_count_changes_the_soft_labels_where_the_kernels_split_their_sums(inline_fits):
+    """Why the pin exists. Whether 1 and 2 threads round differently depends on the CPU and its
+    kernel library (they did on the machine of the default matrix's EPIC-55 seq-gru fit; some
+    machines split none of these sums): where they agree there is nothing to show."""
+    inline, on_two = inline_fits
+    if np.array_equal(inline["val.logits"], on_two["val.logits"]):
+        pytest.skip("this machine's CPU kernels give the same sums on 1 and 2 threads")
+    assert not np.array_equal(inline["train.logits"], on_two["train.logits"])
