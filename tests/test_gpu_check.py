@@ -20,10 +20,14 @@ def test_gpu_check_script_on_cpu(tmp_path):
     smoke = result["smoke_matrix"]
     assert smoke["exit_code"] == 0 and smoke["cells"] == smoke["ok"] == 3 and smoke["devices"] == ["cpu"]
     assert set(result["students"]) == {"fp32", "bf16", "bf16-compiled", "bf16-dataloader"}
-    for per in result["students"].values():
+    for variant, per in result["students"].items():
         assert set(per) == {"avt-epic55", "avt-egtea", "rulstm-paper"}
-        assert all(v["samples_per_s"] > 0 and v["first_step_s"] > 0 for v in per.values())
-        assert all(v["gpu_busy_fraction"] is None for v in per.values())  # no CUDA: not measured
+        # a CPU without bf16 LSTM kernels (oneDNN) records that preset's bf16 runs as failed
+        ran = {k: v for k, v in per.items() if "error" not in v}
+        assert variant != "fp32" or len(ran) == 3
+        assert set(per) - set(ran) <= ({"rulstm-paper"} if variant != "fp32" else set())
+        assert all(v["samples_per_s"] > 0 and v["first_step_s"] > 0 for v in ran.values())
+        assert all(v["gpu_busy_fraction"] is None for v in ran.values())  # no CUDA: not measured
     assert set(result["input_pipeline"]) == {"device-batches", "dataloader"}
     assert all(v["samples_per_s"] > 0 for v in result["input_pipeline"].values())
     tf = result["teacher_finetune"]

@@ -25,8 +25,9 @@ from ..tracking import LossLog, epoch_entry
 from . import resume
 from .batches import DeviceBatches, Shard, device_budget, nbytes
 from .budget import Budget
-from .optim import effective_lr, make_optimizer
 from .epochs import EpochPlan
+from .optim import effective_lr, make_optimizer
+from .predict import StepTimes, predict
 
 
 @dataclass
@@ -180,7 +181,7 @@ class _Training:
         self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
         self.soft = self._teacher_tensors()
         self.train_loader, self.val_loader = self._batches()
-        self.timing = _StepTimes()
+        self.timing = StepTimes()
 
     def _batches(self) -> tuple[DeviceBatches, DeviceBatches]:
         """The training and validation batches, this rank's shard, on the device (or streamed in
@@ -336,7 +337,7 @@ class _Training:
 
     def _select(self, stage: TrainStage, count: int, name: str) -> None:
         """Model selection: keep the epoch of best validation top-5; the stage ends on it."""
-        scores = _predict(self.modules, self.val_loader, self.acc, fixed=self.compiled)
+        scores = predict(self.modules, self.val_loader, self.acc, fixed=self.compiled)
         top5 = topk_percent(scores, self.data.y_val, 5)
         self.s.log.info("%s validation top-5 %.2f", name, top5)
         if top5 > self.best["top5"]:
@@ -366,7 +367,7 @@ class _Training:
             out = self.best["scores"]  # the selected epoch's predictions, already computed
         else:
             self.progress.start(EVALUATION, len(self.val_loader), unit="batch")
-            out = _predict(self.modules, self.val_loader, self.acc, self.progress, fixed=self.compiled)
+            out = predict(self.modules, self.val_loader, self.acc, self.progress, fixed=self.compiled)
             last = None if not final.select_best else last
         n = self.acc.num_processes
         optimization = {"effective_lr": self.base_lr, "global_batch": int(self.s.train["batch_size"]) * n,
@@ -376,51 +377,3 @@ class _Training:
                                        "warmup_s": self.timing.warmup_s()}
         return TrainResult(out.astype(np.float32), self.epoch_losses, self.num_parameters, start, optimization,
                            self.selection, None if last is None else last.astype(np.float32))
-
-
-@dataclass
-class _StepTimes:
-    """Wall time of each training step (its loss read back, so the device has finished it)."""
-
-    times: list[float] = field(default_factory=list)
-
-    def add(self, seconds: float) -> None:
-        self.times.append(seconds)
-
-    def step_s(self) -> float:
-        """The median step after the first."""
-        rest = self.times[1:] or self.times
-        return float(np.median(rest)) if rest else 0.0
-
-    def warmup_s(self) -> float:
-        """What the first step took beyond a usual one (a compiled student's compilation)."""
-        return round(max(self.times[0] - self.step_s(), 0.0), 4) if self.times else 0.0
-
-    def summary(self) -> dict[str, float]:
-        if not self.times:
-            return {}
-        return {"first_step_s": round(self.times[0], 4), "step_s": round(self.step_s(), 5)}
-
-
-def _predict(modules: Any, val_loader: DeviceBatches, accelerator: Any, progress: Progress = SILENT,
-             fixed: bool = False) -> np.ndarray:
-    """Validation logits ``[N, C]`` in sample order, gathered across processes (rows that a
-    rank's shard repeats to even out the ranks are written twice, with the same values).
-    ``fixed``: a short last batch is padded to the full size, for a compiled student."""
-    modules.eval()
-    chunks, order = [], []
-    with torch.no_grad():
-        for x, idx in progress.iterate(val_loader):
-            n = len(x)
-            if fixed and n < val_loader.batch_size:
-                x = torch.cat([x, x[-1:].expand(val_loader.batch_size - n, *x.shape[1:])])
-            with accelerator.autocast():
-                logits = modules(x)["logits"][:n].float()
-            logits, idx = accelerator.gather((logits, idx))
-            chunks.append(logits.cpu())
-            order.append(idx.cpu())
-    scores = torch.cat(chunks).numpy()
-    positions = torch.cat(order).numpy()
-    out = np.empty((val_loader.n, scores.shape[1]), dtype=scores.dtype)
-    out[positions] = scores
-    return out
