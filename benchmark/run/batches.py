@@ -129,23 +129,16 @@ class DeviceBatches:
     def __len__(self) -> int:
         return steps_per_epoch(self.n, self.batch_size, self.shard.world, self.drop_last)
 
-    def _order(self) -> torch.Tensor | None:
-        if self.generator is None:
-            return None
-        return epoch_order(self.n, self.generator)
-
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        order = self._order()
-        if order is None and self.shard.world == 1 and not self.drop_last:
+        if self.generator is None and self.shard.world == 1 and not self.drop_last:
             yield from self._in_order()
             return
-        rows = shard_rows(torch.arange(self.n) if order is None else order, self.batch_size, self.shard,
-                          self.drop_last)
-        if self.resident:
-            on_device = [r.to(self.device) for r in rows]
-            for r in on_device:
-                yield tuple(t[r] for t in self.tensors)
+        order = torch.arange(self.n) if self.generator is None else epoch_order(self.n, self.generator)
+        if self.resident:  # indices to the device once, each batch one gather there
+            for rows in shard_rows(order.to(self.device), self.batch_size, self.shard, self.drop_last):
+                yield tuple(t[rows] for t in self.tensors)
             return
+        rows = shard_rows(order, self.batch_size, self.shard, self.drop_last)
         for first in range(0, len(rows), self.chunk_steps):
             part = rows[first:first + self.chunk_steps]
             chunk = self._transfer(torch.cat(part))
@@ -155,12 +148,14 @@ class DeviceBatches:
                 offset += len(r)
 
     def _in_order(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        """Evaluation on one process: plain slices (no copy when resident)."""
-        step = self.batch_size * (self.chunk_steps or 1) if not self.resident else self.batch_size
+        """Evaluation on one process: plain slices (no copy when resident), or slices of chunks
+        copied in sample order."""
+        if self.resident:
+            for start in range(0, self.n, self.batch_size):
+                yield tuple(t[start:start + self.batch_size] for t in self.tensors)
+            return
+        step = self.batch_size * self.chunk_steps
         for start in range(0, self.n, step):
-            if self.resident:
-                yield tuple(t[start:start + step] for t in self.tensors)
-                continue
             chunk = tuple(t[start:start + step].to(self.device, non_blocking=True) for t in self.tensors)
             for offset in range(0, len(chunk[0]), self.batch_size):
                 yield tuple(c[offset:offset + self.batch_size] for c in chunk)

@@ -172,7 +172,7 @@ class _Training:
         optimizer = make_optimizer([p for p in modules.parameters() if p.requires_grad], train, self.base_lr)
         self.num_parameters = sum(p.numel() for p in model.parameters())
         self.generator = torch.Generator().manual_seed(self.s.seed)
-        if train.get("compile"):
+        if self.compiled:
             model.compile(backend=train.get("compile_backend", "inductor"), dynamic=False)
         self.modules, self.optimizer = self.acc.prepare(modules, optimizer)
         self.inner = self.acc.unwrap_model(self.modules)
@@ -194,7 +194,7 @@ class _Training:
         shard = Shard(acc.process_index, acc.num_processes)
         budget = device_budget(acc.device, float(train.get("device_memory_mb", 0) or 0))
         batches = DeviceBatches(tensors, train["batch_size"], self.generator, acc.device, shard, budget,
-                                drop_last=bool(train.get("compile")))
+                                drop_last=self.compiled)
         if budget is not None:
             budget = max(budget - (nbytes(tensors) if batches.resident else 0), 0)
         val_batches = DeviceBatches(val, train["eval_batch_size"], None, acc.device, shard, budget)
