@@ -15,14 +15,16 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 import numpy as np
 
 from .checks import FeatureReport, Finding
-from .datatypes import (AnticipationData, BaselineRow, BaselineTable, ClassSpace, ReproductionCard, Sample,
-                        Segment, TeacherOutput)
+from .datatypes import (UNLABELLED, AnticipationData, BaselineRow, BaselineTable, ClassSpace, ReproductionCard,
+                        Sample, Segment, TeacherOutput)
 from .progress import SILENT, Progress
+from .submission import ChallengeFormat
 
 #: what plugins import from here: the base classes and the data passed between them
-__all__ = ["AnticipationData", "BaselineRow", "BaselineTable", "ClassSpace", "Component", "Corpus", "Dataset",
+__all__ = ["AnticipationData", "BaselineRow", "BaselineTable", "ChallengeFormat", "ClassSpace", "Component", "Corpus", "Dataset",
            "DistillLoss", "FeatureReport", "FitContext", "FeatureSource", "Finding", "Launcher", "LoadContext", "Metric",
-           "Progress", "SELECTED_NOTE", "SELECTED_ROW_LABEL", "ReproductionCard", "Sample", "Segment", "Student", "Teacher", "TeacherOutput", "TrainStage"]
+           "Progress", "SELECTED_NOTE", "SELECTED_ROW_LABEL", "ReproductionCard", "Sample", "Segment", "Student", "Teacher", "TeacherOutput", "TrainStage",
+           "UNLABELLED"]
 
 # ----------------------------------------------------------------------------- components
 
@@ -58,6 +60,9 @@ class Dataset(Component):
     #: JSON list of the annotation files to download: ``[{"path", "url", "sha256", "bytes"}]``,
     #: paths relative to ``<data_dir>/<dataset name>/``; None for generated datasets
     manifest_file: ClassVar[Path | None] = None
+    #: the layout of its challenge's test-set submission files (``bench submit``); None where
+    #: it has no challenge
+    challenge: ClassVar[ChallengeFormat | None] = None
 
     def fingerprint(self, data_dir: Path | None) -> str:
         """A cheap hash of everything that changes the data (files, protocol settings)."""
@@ -106,7 +111,7 @@ class FeatureSource(Component):
         return ""
 
     def load(self, data: AnticipationData, split: str, context: LoadContext = LoadContext()) -> np.ndarray:
-        """Return float32 ``[N, T, D]`` for ``data.splits[split]``, in sample order; a long load
+        """Return float32 ``[N, T, D]`` for ``data.samples(split)`` (a labelled or unlabelled split), in sample order; a long load
         reports its steps to ``context.progress``.
 
         A source may assign ``self.last_info`` (a dict, e.g. counts of missing frames); it is

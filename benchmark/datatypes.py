@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .errors import ConfigError
 from .protocol import FramePadding, frames_of
 
 
@@ -22,6 +23,10 @@ class Segment:
     action: int
     verb: int
     noun: int
+
+
+#: the class of a test segment whose label is not published
+UNLABELLED = -1
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,28 @@ class AnticipationData:
     dropped: dict[str, dict[str, int]] = field(default_factory=dict)
     #: how steps before a video's first frame are read (:func:`benchmark.protocol.frames_of`)
     frame_padding: FramePadding = "clamp"
+    #: test splits without labels (``{"test": [...]}``): samples whose target segment has
+    #: :data:`UNLABELLED` classes. They are never trained on or scored; a cell predicts them
+    #: when ``train.predict_splits`` names them, for a submission file (``bench submit``)
+    unlabelled: dict[str, list[Sample]] = field(default_factory=dict)
+    #: named subsets of the validation segments that metrics score on (EPIC-100's
+    #: ``unseen``, ``tail_verbs``...): segment uids. A subset whose list is not available is
+    #: absent here but named in ``subset_sources``, so a metric on it can say which file is missing
+    subsets: dict[str, list[str]] = field(default_factory=dict)
+    #: where each subset's list comes from (a file path), present or not
+    subset_sources: dict[str, str] = field(default_factory=dict)
+
+    def samples(self, split: str) -> list[Sample]:
+        """The samples of a labelled or an unlabelled split."""
+        if split in self.splits:
+            return self.splits[split]
+        if split in self.unlabelled:
+            return self.unlabelled[split]
+        known = sorted(self.splits) + sorted(self.unlabelled)
+        raise ConfigError(f"{self.name} has no split {split!r} (it has {', '.join(known)})")
+
+    def is_labelled(self, split: str) -> bool:
+        return split in self.splits
 
     @property
     def anticipation_index(self) -> int:

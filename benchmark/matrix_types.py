@@ -56,8 +56,13 @@ class TrainConfig:
     memory_budget_mb: float = setting(0.0, ge=0.0)  # peak resident memory of the process during the cell
     checkpoint_every_epochs: int = setting(0, ge=0)  # 0 = off; an unfinished cell resumes from its last checkpoint
     trackers: list[str] = field(default_factory=list)  # Accelerate trackers, e.g. [tensorboard]
+    # splits whose action scores the cell keeps in predictions/ (val, or an unlabelled test
+    # split such as epic100's test): what `bench submit` writes submission files from
+    save_predictions: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:  # ranges: the setting() declarations; relations here
+        if "train" in self.save_predictions:
+            raise ValueError("save_predictions: expected val or an unlabelled split such as test, got train")
         if self.warmup_epochs > self.epochs:
             raise ValueError(f"warmup_epochs: expected at most epochs ({self.epochs}), got {self.warmup_epochs}")
         if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):

@@ -23,7 +23,7 @@ def digest(obj: Any, length: int = 16) -> str:
 #: training keys that say how a cell is run, not what it computes: left out of the run id, so
 #: turning on checkpoints or TensorBoard, or setting a budget, reuses finished cells
 OPERATIONAL_TRAIN_KEYS = ("time_budget_s", "memory_budget_mb", "checkpoint_every_epochs", "trackers",
-                          "device_memory_mb")
+                          "device_memory_mb", "save_predictions")
 #: training keys added after cells were recorded, hashed only when set to something else than
 #: their default: the default reproduces the earlier behaviour, so those cells keep their ids
 LATER_TRAIN_KEYS = {"compile": False, "compile_backend": "inductor"}

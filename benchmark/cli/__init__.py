@@ -9,19 +9,20 @@ from typing import Sequence
 from .. import __version__
 from ..arguments import PROFILES
 from ..errors import ConfigError, DownloadError, PluginError
-from . import baselines, data, features, leaderboard, logs, plugin_list, reproduce, run, status, teachers, validate
+from . import baselines, data, features, leaderboard, logs, plugin_list, reproduce, run, status, submit, teachers, validate
 from .common import EXIT_CONFIG, EXIT_FAILED_CELLS, EXIT_INTERRUPTED, EXIT_OK
 
 #: subcommand -> its module, in the order ``bench --help`` lists them
 COMMANDS = {"run": run, "validate": validate, "plugins": plugin_list, "teachers": teachers, "baselines": baselines,
-            "leaderboard": leaderboard, "data": data, "features": features, "logs": logs, "reproduce": reproduce, "status": status}
+            "leaderboard": leaderboard, "data": data, "features": features, "logs": logs, "reproduce": reproduce, "status": status,
+            "submit": submit}
 
 __all__ = ["COMMANDS", "EXIT_CONFIG", "EXIT_FAILED_CELLS", "EXIT_INTERRUPTED", "EXIT_OK", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description="The bench command line: run, validate, plugins, "
-                                     "teachers, baselines, leaderboard, data, features, logs, reproduce, status.")
+                                     "teachers, baselines, leaderboard, data, features, logs, reproduce, status, submit.")
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMANDS.values():

@@ -119,10 +119,25 @@ def _print_contents(cls: Any, config: Any, data_dir: Path) -> bool:
     rows = [[split, len({s.video for s in samples}), len(samples),
              sum(data.dropped.get(split, {}).values()), "; ".join(f"{n} {why}" for why, n in data.dropped.get(split, {}).items())]
             for split, samples in data.splits.items()]
+    rows += [[f"{split} (no labels)", len({s.video for s in samples}), len(samples), 0, ""]
+             for split, samples in data.unlabelled.items()]
     print(tabulate(rows, headers=["split", "videos", "segments", "dropped", "why"]))
     c = data.classes
-    print(f"classes: {len(c.actions)} actions, {len(c.verbs)} verbs, {len(c.nouns)} nouns")
+    print(f"classes: {len(c.actions)} actions, {len(c.verbs)} verbs, {len(c.nouns)} nouns "
+          f"({_present_classes(data)} in the labelled splits)")
+    if data.subset_sources:
+        val = {s.uid for s in data.splits["val"]}
+        print("validation subsets: " + "; ".join(
+            f"{name} {len(set(data.subsets[name]) & val)} segments" if name in data.subsets
+            else f"{name} missing ({data.subset_sources[name]})" for name in data.subset_sources))
     return True
+
+
+def _present_classes(data: Any) -> str:
+    samples = [s for split in data.splits.values() for s in split]
+    counts = (len({s.target.action for s in samples}), len({s.target.verb for s in samples}),
+              len({s.target.noun for s in samples}))
+    return f"{counts[0]} actions, {counts[1]} verbs, {counts[2]} nouns"
 
 
 def _manifest(cls: Any) -> list[RemoteFile] | None:

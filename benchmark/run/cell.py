@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import checkpoint, tracking
+from .. import checkpoint, predictions, tracking
 from ..api import SELECTED_ROW_LABEL, AnticipationData, TeacherOutput
 from ..coverage import zero_filled_frames
 from ..environment import describe
@@ -30,7 +30,7 @@ from ..records import error_line, new_record
 from ..status import FAILED, OK
 from .accelerators import make_accelerator
 from .budget import Budget, peak_rss_mb, reset_peak_rss
-from .inputs import train_data
+from .inputs import predict_features, train_data
 from .jobs import Job, data_kind
 from .training import TrainSettings, train_and_evaluate
 
@@ -115,6 +115,8 @@ class CellRun:
         with self._timed("features_s"):
             self.features, record["feature_info"] = inputs.features(cell, fs, self.data, self.progress)
             record["zero_filled_frames"] = zero_filled_frames(record["feature_info"])
+            kept = list(cell.train.get("save_predictions") or [])
+            self.features = {**self.features, **predict_features(fs, self.data, kept, self.progress)}
             if record["zero_filled_frames"]:
                 self.log.warning("%d needed frames are missing from the features and zero-filled",
                                  record["zero_filled_frames"])
@@ -175,6 +177,19 @@ class CellRun:
         record["optimization"] = result.optimization
         record["num_samples"] = {k: len(v) for k, v in data.splits.items()}
         record["dropped_segments"] = data.dropped
+        if self.rank == 0 and cell.train.get("save_predictions"):
+            record["predictions"] = self.write_predictions(result)
+
+    def write_predictions(self, result: Any) -> dict[str, str]:
+        """The action scores of every split of ``train.save_predictions``, for ``bench submit``."""
+        data, out = self.data, {}
+        assert data is not None
+        for split in self.cell.train["save_predictions"]:
+            scores = result.val_scores if split == "val" else result.predictions[split]
+            out[split] = predictions.write(self.run_dir, predictions.Predictions(
+                split, data.name, data.fingerprint, data.is_labelled(split), self.record["data_kind"],
+                [s.uid for s in data.samples(split)], scores))
+        return out
 
     def close(self) -> None:
         """End the trackers and the log; the timings, times and environment of the record."""

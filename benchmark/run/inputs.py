@@ -61,16 +61,29 @@ class Inputs:
 
 def train_data(student: Student, data: AnticipationData, features: dict[str, np.ndarray]) -> TrainData:
     """The arrays ``student`` trains and is scored on: only the steps up to start - tau_a unless
-    it ``uses_future_steps``; per-step labels when it ``needs_step_labels``. The teacher's outputs
-    are added by the caller."""
-    x_train, x_val = features["train"], features["val"]
-    steps_used = x_train.shape[1]
+    it ``uses_future_steps``; per-step labels when it ``needs_step_labels``; the features of any
+    further split in ``features`` (a test split to predict) cropped the same way. The teacher's
+    outputs are added by the caller."""
+    steps_used = features["train"].shape[1]
     if not student.uses_future_steps:  # nothing after start - tau_a reaches the student
         steps_used = data.anticipation_index + 1
-        x_train, x_val = x_train[:, :steps_used], x_val[:, :steps_used]
+    x = {split: array[:, :steps_used] for split, array in features.items()}
     steps = step_labels(data, "train")[:, :steps_used] if student.needs_step_labels else None
-    return TrainData(x_train, targets_of(data, "train"), x_val, data.classes.num_actions,
-                     y_val=targets_of(data, "val"), step_train=steps)
+    return TrainData(x.pop("train"), targets_of(data, "train"), x.pop("val"), data.classes.num_actions,
+                     y_val=targets_of(data, "val"), step_train=steps, x_predict=x)
+
+
+def predict_features(fs: FeatureSource, data: AnticipationData, splits: list[str],
+                     progress: Progress = SILENT) -> dict[str, np.ndarray]:
+    """Features of the splits a cell keeps predictions of, beyond train and val (the unlabelled
+    test splits), computed for this cell only."""
+    out = {}
+    for split in splits:
+        if split in ("train", "val"):
+            continue
+        data.samples(split)  # an unknown split fails here, naming the splits there are
+        out[split] = load_features(fs, data, split, LoadContext(progress))
+    return out
 
 
 def split_uids(data: AnticipationData, splits: tuple[str, ...] = ("train", "val")) -> dict[str, list[str]]:

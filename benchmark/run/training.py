@@ -46,6 +46,9 @@ class TrainData:
     teacher: TeacherOutput | None = None
     #: ``[N, M, C]`` logits of every teacher of an ensemble loss
     members: np.ndarray | None = None
+    #: features of further splits to score with the final model (unlabelled test splits for a
+    #: submission), by split name
+    x_predict: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -79,6 +82,8 @@ class TrainResult:
     selection: dict[str, Any] = field(default_factory=dict)
     #: validation logits of the last epoch when model selection kept another one
     last_val_scores: np.ndarray | None = None
+    #: logits of every split of ``TrainData.x_predict``, from the model the val scores come from
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def train_and_evaluate(student: Student, loss: DistillLoss, data: TrainData, settings: TrainSettings) -> TrainResult:
@@ -376,4 +381,12 @@ class _Training:
             optimization["compile"] = {"backend": self.s.train.get("compile_backend", "inductor"),
                                        "warmup_s": self.timing.warmup_s()}
         return TrainResult(out.astype(np.float32), self.epoch_losses, self.num_parameters, start, optimization,
-                           self.selection, None if last is None else last.astype(np.float32))
+                           self.selection, None if last is None else last.astype(np.float32),
+                           {split: self._scores(x) for split, x in self.data.x_predict.items()})
+
+    def _scores(self, x: np.ndarray) -> np.ndarray:
+        """Logits of the final model on ``x``, batched as validation."""
+        budget = device_budget(self.acc.device, float(self.s.train.get("device_memory_mb", 0) or 0))
+        batches = DeviceBatches((torch.from_numpy(x), torch.arange(len(x))), self.s.train["eval_batch_size"], None,
+                                self.acc.device, Shard(self.acc.process_index, self.acc.num_processes), budget)
+        return predict(self.modules, batches, self.acc, fixed=self.compiled).astype(np.float32)

@@ -1,24 +1,21 @@
 """EPIC-Kitchens-55 on the RULSTM anticipation split (23,493 train / 4,979 val segments).
 
 Files, under ``<data_dir>/epic55/``: ``rulstm/{training,validation,actions}.csv``,
-``official/EPIC_{verb,noun}_classes.csv`` and ``official/EPIC_many_shot_*.csv``.
+``official/EPIC_{verb,noun}_classes.csv`` and ``official/EPIC_many_shot_*.csv``; the unlabelled
+test sets ``rulstm/test_{seen,unseen}.csv`` for submission files.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-import numpy as np
-
-from benchmark.api import AnticipationData, ClassSpace, Dataset
+from benchmark.api import ChallengeFormat, ClassSpace
 from benchmark.settings import setting
-from benchmark.errors import DataError
 
 from . import parsing
-from .anticipation import (Sampling, VideoStart, apply_video_start, build_samples, fingerprint,
-                           observation, order_timelines)
+from .anticipation import Sampling, VideoStart, observation
+from .epic_kitchens import EpicKitchensDataset, SplitParts
 
 
 @dataclass
@@ -76,12 +73,17 @@ def many_shot_actions(classes: ClassSpace, verbs: list[int], nouns: list[int]) -
             if v in verb_set or n in noun_set]
 
 
-class EPIC55(Dataset):
+#: EPIC-55's action-anticipation challenge: one file per test set (RULSTM and AVT write the same)
+EPIC55_CHALLENGE = ChallengeFormat(
+    version="0.1", files={"test_seen": "seen.json", "test_unseen": "unseen.json"},
+    warning="EPIC-55's test segments (seen and unseen kitchens) are part of EPIC-100's validation set, whose "
+            "labels are public: EPIC-55 test numbers are no longer a fair benchmark; report EPIC-100")
+
+
+class EPIC55(EpicKitchensDataset):
     name = "epic55"
     version = "1"
     description = "EPIC-Kitchens-55, RULSTM anticipation split (train 23,493 / val 4,979)"
-    data_kind = "real"
-    modalities = ("rgb", "flow", "obj")
     manifest_file = Path(__file__).parent / "manifests" / "epic55.json"
     Config = EPIC55Config
 
@@ -95,64 +97,26 @@ class EPIC55(Dataset):
         "many_shot_nouns": "official/EPIC_many_shot_nouns.csv",
         "many_shot_actions": "official/EPIC_many_shot_actions.csv",
     }
+    #: the challenge's seen (S1) and unseen (S2) kitchens test sets; their segments are part of
+    #: EPIC-100's validation set
+    TEST_FILES = {"test_seen": "rulstm/test_seen.csv", "test_unseen": "rulstm/test_unseen.csv"}
+    challenge = EPIC55_CHALLENGE
 
-    def _paths(self, data_dir: Path | None) -> dict[str, Path]:
-        if data_dir is None:
-            raise DataError("epic55: no data directory (use --data-dir or BENCH_DATA_DIR)")
-        root = Path(data_dir) / self.name
-        return {k: root / v for k, v in self.FILES.items()}
+    CLASS_COLUMNS = {"verbs": ("verb_id", "class_key"), "nouns": ("noun_id", "class_key")}
 
-    def observation(self):
-        return observation(self.config)
+    def action_texts(self, actions: parsing.ActionTable, verbs: list[str], nouns: list[str]) -> list[str]:
+        return action_texts(self.config.verbalisation, actions.names, verbs, nouns, actions.verb, actions.noun)
 
-    def fingerprint(self, data_dir: Path | None) -> str:
-        self.observation()  # validates the protocol settings
-        return fingerprint(self.name, self.version, dataclasses.asdict(self.config), self._paths(data_dir).values())
-
-    def load(self, data_dir: Path | None) -> AnticipationData:
-        c, paths = self.config, self._paths(data_dir)
-        obs = self.observation()
-        actions = parsing.read_epic_actions(paths["actions"])
-        verb_keys = parsing.read_epic_class_keys(paths["verbs"], "verb_id")
-        noun_keys = parsing.read_epic_class_keys(paths["nouns"], "noun_id")
-        for i, (v, n) in enumerate(zip(actions.verb, actions.noun)):
-            if not (0 <= v < len(verb_keys) and 0 <= n < len(noun_keys)):
-                raise DataError(f"{paths['actions']}:{i + 2}: verb {v} or noun {n} is not a known class")
-        classes = ClassSpace(
-            actions=actions.names,
-            verbs=verb_keys,
-            nouns=noun_keys,
-            action_verb=np.asarray(actions.verb, dtype=np.int64),
-            action_noun=np.asarray(actions.noun, dtype=np.int64),
-            action_texts=action_texts(c.verbalisation, actions.names, verb_keys, noun_keys, actions.verb, actions.noun),
-        )
-        annotated = parsing.read_split_segments(paths, actions)
-        overlap = {s.video for s in annotated["train"]} & {s.video for s in annotated["val"]}
-        if overlap:
-            raise DataError(f"{paths['val']}: videos {sorted(overlap)[:3]} also appear in {paths['train'].name}")
-        timelines = order_timelines(annotated["train"] + annotated["val"])
-        start = apply_video_start(annotated, obs, c.sampling, c.anticipation_s, c.video_start,
-                                  "components.dataset.epic55")
-        segments = start.kept
-        # train and val are disjoint videos: each split's history comes from its own segments
-        splits = {split: build_samples(segments[split], order_timelines(segments[split]), c.anticipation_s,
-                                       c.history_len) for split in ("train", "val")}
-        pair_to_action = {(v, n): a for a, (v, n) in enumerate(zip(actions.verb, actions.noun))}
+    def info(self, paths: dict[str, Path], classes: ClassSpace, parts: SplitParts) -> dict[str, Any]:
+        pair_to_action = {(v, n): a for a, (v, n) in enumerate(zip(classes.action_verb.tolist(),
+                                                                   classes.action_noun.tolist()))}
         verbs = parsing.read_epic_many_shot(paths["many_shot_verbs"], "verb_class")
         nouns = parsing.read_epic_many_shot(paths["many_shot_nouns"], "noun_class")
-        many_shot = {
+        return {"many_shot": {
             "verbs": verbs,
             "nouns": nouns,
             "actions": many_shot_actions(classes, verbs, nouns),
             "actions_official": sorted(pair_to_action[p] for p in
                                        parsing.read_epic_many_shot_actions(paths["many_shot_actions"])
                                        if p in pair_to_action),
-        }
-        return AnticipationData(
-            name=self.name, data_kind=self.data_kind, classes=classes, splits=splits, timelines=timelines,
-            split_timelines={split: order_timelines(segments[split]) for split in ("train", "val")},
-            obs_steps=obs.steps, obs_step_s=obs.step_s, obs_tail_steps=obs.tail_steps,
-            dropped=start.dropped, frame_padding=start.padding,
-            fingerprint=self.fingerprint(data_dir),
-            info={"many_shot": many_shot, "protocol": dataclasses.asdict(c)},
-        )
+        }}

@@ -1,5 +1,5 @@
-"""Parsers for the annotation files of EPIC-Kitchens-55 and EGTEA Gaze+ (RULSTM and official
-formats). Every error names the file and the line."""
+"""Parsers for the annotation files of EPIC-Kitchens-55, EPIC-Kitchens-100 and EGTEA Gaze+
+(RULSTM and official formats). Every error names the file and the line."""
 from __future__ import annotations
 
 import ast
@@ -46,7 +46,18 @@ def _int(value: str, path: Path, line: int, what: str) -> int:
         raise DataError(f"{path}:{line}: {what} must be an integer, got {value.strip()!r}") from None
 
 
-def read_rulstm_segments(path: Path) -> list[Row]:
+def _uid(value: str, path: Path, line: int, numeric: bool) -> str:
+    """A segment id: EPIC-55 and EGTEA number their segments (``01924`` is ``1924``), EPIC-100
+    names them (``P01_11_0``)."""
+    if numeric:
+        return str(_int(value, path, line, "segment id"))
+    uid = value.strip()
+    if not uid:
+        raise DataError(f"{path}:{line}: empty segment id")
+    return uid
+
+
+def read_rulstm_segments(path: Path, numeric_ids: bool = True) -> list[Row]:
     """``id, video, start_frame, end_frame, verb, noun, action`` without header, space-padded."""
     rows: list[Row] = []
     seen: dict[str, int] = {}
@@ -58,17 +69,72 @@ def read_rulstm_segments(path: Path) -> list[Row]:
                 raise DataError(
                     f"{path}:{line}: expected 7 fields (id, video, start, end, verb, noun, action), got {len(fields)}"
                 )
-            uid = str(_int(fields[0], path, line, "segment id"))
+            uid = _uid(fields[0], path, line, numeric_ids)
             if uid in seen:
                 raise DataError(f"{path}:{line}: duplicated segment id {uid} (first on line {seen[uid]})")
             seen[uid] = line
-            start = _int(fields[2], path, line, "start frame")
-            end = _int(fields[3], path, line, "end frame")
-            if end < start:
-                raise DataError(f"{path}:{line}: end frame {end} is before start frame {start}")
+            start, end = _frames(fields, path, line)
             rows.append(Row(uid, fields[1].strip(), start, end, _int(fields[4], path, line, "verb"),
                             _int(fields[5], path, line, "noun"), _int(fields[6], path, line, "action"), line))
     return rows
+
+
+def _frames(fields: list[str], path: Path, line: int) -> tuple[int, int]:
+    start = _int(fields[2], path, line, "start frame")
+    end = _int(fields[3], path, line, "end frame")
+    if end < start:
+        raise DataError(f"{path}:{line}: end frame {end} is before start frame {start}")
+    return start, end
+
+
+@dataclass(frozen=True)
+class TestRow:
+    """One line of a RULSTM test CSV: a segment without labels."""
+
+    uid: str
+    video: str
+    start_frame: int
+    end_frame: int
+
+
+def read_rulstm_test_segments(path: Path, numeric_ids: bool = True) -> list[TestRow]:
+    """``id, video, start_frame, end_frame`` without header (RULSTM's ``test_seen.csv``,
+    ``test_unseen.csv``, ``test_timestamps.csv``): the unlabelled test segments."""
+    rows: list[TestRow] = []
+    seen: dict[str, int] = {}
+    with _open(path) as fh:
+        for line, fields in enumerate(csv.reader(fh, skipinitialspace=True), start=1):
+            if not fields or all(not f.strip() for f in fields):
+                continue
+            if len(fields) != 4:
+                raise DataError(f"{path}:{line}: expected 4 fields (id, video, start, end), got {len(fields)}")
+            uid = _uid(fields[0], path, line, numeric_ids)
+            if uid in seen:
+                raise DataError(f"{path}:{line}: duplicated segment id {uid} (first on line {seen[uid]})")
+            seen[uid] = line
+            start, end = _frames(fields, path, line)
+            rows.append(TestRow(uid, fields[1].strip(), start, end))
+    return rows
+
+
+def read_id_list(path: Path, header: str | None = None) -> list[str]:
+    """One id per line: RULSTM's ``validation_*_ids.csv`` (no header) or an official list with
+    a one-column ``header`` (``EPIC_100_tail_verbs.csv``: ``verb``)."""
+    out: list[str] = []
+    with _open(path) as fh:
+        for line, fields in enumerate(csv.reader(fh), start=1):
+            if not fields or not fields[0].strip():
+                continue
+            if len(fields) != 1:
+                raise DataError(f"{path}:{line}: expected one id per line, got {len(fields)} fields")
+            if line == 1 and header is not None:
+                if fields[0].strip() != header:
+                    raise DataError(f"{path}:1: expected the header {header!r}, got {fields[0].strip()!r}")
+                continue
+            out.append(fields[0].strip())
+    if not out:
+        raise DataError(f"{path}: the id list is empty")
+    return out
 
 
 def check_classes(rows: list[Row], path: Path, action_verb: list[int], action_noun: list[int]) -> None:
@@ -90,23 +156,28 @@ class ActionTable:
     noun: list[int]
 
 
+ACTION_COLUMNS = ("id", "action", "verb", "noun")
+
+
 def read_epic_actions(path: Path) -> ActionTable:
-    """EPIC-55 RULSTM ``actions.csv``: header ``id,action,verb,noun``, ids dense from 0."""
+    """RULSTM ``actions.csv`` of EPIC-55 (header ``id,action,verb,noun``) or EPIC-100 (header
+    ``id,verb,noun,action``): the columns are found by name; ids dense from 0."""
     names, verbs, nouns = [], [], []
     with _open(path) as fh:
         reader = csv.reader(fh, skipinitialspace=True)
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header] != ["id", "action", "verb", "noun"]:
-            raise DataError(f"{path}:1: expected header 'id,action,verb,noun', got {header!r}")
+        header = [h.strip() for h in next(reader, None) or []]
+        if sorted(header) != sorted(ACTION_COLUMNS):
+            raise DataError(f"{path}:1: expected the columns id, action, verb and noun (any order), got {header!r}")
+        col = {name: header.index(name) for name in ACTION_COLUMNS}
         for line, fields in enumerate(reader, start=2):
             if len(fields) != 4:
-                raise DataError(f"{path}:{line}: expected 4 fields (id, action, verb, noun), got {len(fields)}")
-            aid = _int(fields[0], path, line, "action id")
+                raise DataError(f"{path}:{line}: expected 4 fields ({', '.join(header)}), got {len(fields)}")
+            aid = _int(fields[col["id"]], path, line, "action id")
             if aid != len(names):
                 raise DataError(f"{path}:{line}: action ids must be dense and ordered; expected {len(names)}, got {aid}")
-            names.append(fields[1].strip())
-            verbs.append(_int(fields[2], path, line, "verb"))
-            nouns.append(_int(fields[3], path, line, "noun"))
+            names.append(fields[col["action"]].strip())
+            verbs.append(_int(fields[col["verb"]], path, line, "verb"))
+            nouns.append(_int(fields[col["noun"]], path, line, "noun"))
     return ActionTable(names, verbs, nouns)
 
 
@@ -140,18 +211,19 @@ def read_egtea_actions(path: Path) -> tuple[ActionTable, dict[int, str], dict[in
     return ActionTable(names, verbs, nouns), verb_names, noun_names
 
 
-def read_epic_class_keys(path: Path, id_column: str) -> list[str]:
-    """``EPIC_verb_classes.csv`` / ``EPIC_noun_classes.csv``: the ``class_key`` of every id."""
+def read_epic_class_keys(path: Path, id_column: str, key_column: str = "class_key") -> list[str]:
+    """``EPIC_verb_classes.csv`` / ``EPIC_noun_classes.csv`` (``class_key``) or
+    ``EPIC_100_verb_classes.csv`` / ``..._noun_classes.csv`` (``id``, ``key``): the key of every id."""
     keys: list[str] = []
     with _open(path) as fh:
         reader = csv.DictReader(fh)
-        if reader.fieldnames is None or id_column not in reader.fieldnames or "class_key" not in reader.fieldnames:
-            raise DataError(f"{path}:1: expected columns '{id_column}' and 'class_key', got {reader.fieldnames}")
+        if reader.fieldnames is None or id_column not in reader.fieldnames or key_column not in reader.fieldnames:
+            raise DataError(f"{path}:1: expected columns '{id_column}' and '{key_column}', got {reader.fieldnames}")
         for line, row in enumerate(reader, start=2):
             cid = _int(row[id_column], path, line, id_column)
             if cid != len(keys):
                 raise DataError(f"{path}:{line}: class ids must be dense and ordered; expected {len(keys)}, got {cid}")
-            keys.append(row["class_key"].strip())
+            keys.append(row[key_column].strip())
     return keys
 
 
@@ -224,13 +296,13 @@ def read_epic_narrations(path: Path) -> list[tuple[str, float, str]]:
     return out
 
 
-def read_split_segments(paths: dict[str, Path], actions: ActionTable) -> dict[str, list]:
+def read_split_segments(paths: dict[str, Path], actions: ActionTable, numeric_ids: bool = True) -> dict[str, list]:
     """Train and val segments of a RULSTM split, checked against ``actions.csv``."""
     from benchmark.api import Segment
 
     out = {}
     for split in ("train", "val"):
-        rows = read_rulstm_segments(paths[split])
+        rows = read_rulstm_segments(paths[split], numeric_ids)
         check_classes(rows, paths[split], actions.verb, actions.noun)
         out[split] = [Segment(r.uid, r.video, r.start, r.end, r.action, r.verb, r.noun) for r in rows]
     return out

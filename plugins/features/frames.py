@@ -98,8 +98,8 @@ class FrameFeatures(FeatureSource):
                 "layout": {"rgb": [0, 3 * h * w]}, "frame_shape": [3, h, w]}
 
     def load(self, data: AnticipationData, split: str, context: LoadContext = LoadContext()) -> np.ndarray:
-        """float32 ``[N, T, 3 * H * W]`` in [0, 1] for ``data.splits[split]``."""
-        samples = data.splits[split]
+        """float32 ``[N, T, 3 * H * W]`` in [0, 1] for ``data.samples(split)``."""
+        samples = data.samples(split)
         keys, index = self._unique_keys(data, split)
         c = self.config
         fp = self.fingerprint()
@@ -151,7 +151,7 @@ class FrameFeatures(FeatureSource):
         """Unique (video, frame) pairs of a split, sorted, and the row of each (sample, step)."""
         rows: dict[tuple[str, int], int] = {}
         flat: list[int] = []
-        for sample in data.splits[split]:
+        for sample in data.samples(split):
             for f in data.obs_frames(sample).tolist():
                 flat.append(rows.setdefault((sample.video, int(f)), len(rows)))
         keys = sorted(rows)

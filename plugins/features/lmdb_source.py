@@ -145,8 +145,8 @@ class LMDBFeatures(FeatureSource):
     # -- loading -------------------------------------------------------------------------------
 
     def load(self, data: AnticipationData, split: str, context: LoadContext = LoadContext()) -> np.ndarray:
-        """float32 ``[N, T, D_total]`` for ``data.splits[split]``; modalities concatenated."""
-        samples = data.splits[split]
+        """float32 ``[N, T, D_total]`` for ``data.samples(split)``; modalities concatenated."""
+        samples = data.samples(split)
         n, steps = len(samples), data.obs_steps
         keys, index = self._unique_keys(data, split)
         fp = self.fingerprint()
@@ -222,7 +222,7 @@ class LMDBFeatures(FeatureSource):
 
     def _unique_keys(self, data: AnticipationData, split: str) -> tuple[list[bytes], np.ndarray]:
         """Sorted unique keys of a split and, per (sample, step), its row among them."""
-        samples = data.splits[split]
+        samples = data.samples(split)
         steps = data.obs_steps
         video_ids: dict[str, int] = {}
         vids = np.empty(len(samples), dtype=np.int64)

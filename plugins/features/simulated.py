@@ -130,7 +130,7 @@ class SimulatedFeatures(FeatureSource):
             b = np.random.default_rng([c.seed, vid, int(knot) + 1, 2, *tag]).standard_normal(c.dim)
             smooth = ((1.0 - frac) * a + frac * b) / np.sqrt((1.0 - frac) ** 2 + frac**2)
             x += c.noise * np.sqrt(c.noise_correlation) * smooth
-        timeline = data.timelines[video]
+        timeline = data.timelines.get(video, [])  # none for a test video: no labels to show
         hi = bisect_right(starts, t)
         for seg in timeline[max(0, hi - 16):hi]:  # (a) actions in progress at t
             if seg.end > t and rng.random() < c.visible:
@@ -152,7 +152,7 @@ class SimulatedFeatures(FeatureSource):
         c = self.config
         mods = list(c.modalities)
         protos = {m: self._prototypes(data, m) for m in mods}
-        samples = data.splits[split]
+        samples = data.samples(split)
         frames = np.stack([data.obs_frames(s) for s in samples]) if samples else np.zeros((0, data.obs_steps), np.int64)
         videos = [s.video for s in samples]
         keys: dict[tuple[str, int], int] = {}
@@ -163,6 +163,10 @@ class SimulatedFeatures(FeatureSource):
         table = np.empty((len(keys), len(mods) * c.dim), dtype=np.float32)
         starts = {v: [s.start for s in segs] for v, segs in data.timelines.items()}
         ends = {v: max(s.end for s in segs) for v, segs in data.timelines.items()}
+        for s in samples:  # a test video has no annotated segments: its own segments end it
+            if s.video not in data.timelines:
+                starts[s.video] = []
+                ends[s.video] = max(ends.get(s.video, 0.0), s.target.end)
         appearance: dict[tuple[str, str], np.ndarray] = {}
         frames_of = context.progress.iterate(keys.items(), f"features: simulating {split}", len(keys), unit="frame")
         for (video, frame), k in frames_of:
