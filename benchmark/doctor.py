@@ -5,6 +5,7 @@ Checks, in order, per dataset of the matrix:
 
 - ``annotations``: every file of the dataset's manifest against its sha256 (cheap);
 - ``splits``: the segments each split keeps and drops, with the reasons (cheap);
+- ``predictions``: the splits of ``train.save_predictions`` exist (cheap);
 - ``class-lists``: what every requested metric needs, e.g. the many-shot lists (cheap);
 - ``teacher-cache``: an existing cache entry's rows against the splits' sample uids (cheap);
 - ``features``: per feature source and split, the coverage of the needed keys after the search
@@ -45,6 +46,7 @@ def diagnose(runner: "Runner", matrix: "Matrix", cheap_only: bool = False, sampl
             continue
         checks.append(split_check(cell.dataset, data))
         same = [c for c in matrix.cells if c.dataset == cell.dataset]
+        checks += prediction_checks(same, data)
         checks += metric_checks(runner, cell, data)
         checks += teacher_checks(runner, same, data)
         if not cheap_only:
@@ -84,6 +86,21 @@ def split_check(subject: str, data: "AnticipationData") -> Check:
     message = ", ".join(parts) + (f"; split {', '.join(empty)} has no sample" if empty else "")
     return Check("splits", subject, level, message,
                  details={"kept": {k: len(v) for k, v in data.splits.items()}, "dropped": data.dropped})
+
+
+def prediction_checks(cells: list["Cell"], data: "AnticipationData") -> list[Check]:
+    """``train.save_predictions`` must name splits the dataset has (cheap)."""
+    wanted = sorted({split for c in cells for split in c.train.get("save_predictions") or []})
+    if not wanted:
+        return []
+    known = set(data.splits) | set(data.unlabelled)
+    unknown = [s for s in wanted if s not in known]
+    if unknown:
+        return [Check("predictions", data.name, "error",
+                      f"train.save_predictions: {data.name} has no split {', '.join(map(repr, unknown))} "
+                      f"(it has {', '.join(sorted(known))})")]
+    return [Check("predictions", data.name, "ok", "predictions kept for " + ", ".join(
+        f"{s} ({len(data.samples(s)):,} segments{'' if data.is_labelled(s) else ', no labels'})" for s in wanted))]
 
 
 def metric_checks(runner: "Runner", cell: "Cell", data: "AnticipationData") -> list[Check]:

@@ -135,3 +135,15 @@ def test_submit_rejects_a_run_without_predictions_of_the_split(cell, tmp_path):
     assert res.returncode == 2
     assert "test.npy: not found" in res.stderr and "save_predictions" in res.stderr
     assert not (tmp_path / "sub").exists()
+
+
+def test_a_matrix_naming_a_split_the_dataset_lacks_is_refused_before_running(cell, tmp_path):
+    d, _, _ = cell
+    matrix = tmp_path / "m.yaml"
+    matrix.write_text((d / "m.yaml").read_text().replace("save_predictions: [val, test]",
+                                                         "save_predictions: [val, test_seen]"))
+    res = bench("run", "--matrix", matrix, "--runs-dir", tmp_path / "runs", "--data-dir", d / "data",
+                "--no-progress", "--no-download", "--no-leaderboard")
+    assert res.returncode == 2
+    assert "train.save_predictions: mini-epic100 has no split 'test_seen' (it has test, train, val)" in res.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

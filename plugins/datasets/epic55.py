@@ -76,8 +76,9 @@ def many_shot_actions(classes: ClassSpace, verbs: list[int], nouns: list[int]) -
 #: EPIC-55's action-anticipation challenge: one file per test set (RULSTM and AVT write the same)
 EPIC55_CHALLENGE = ChallengeFormat(
     version="0.1", files={"test_seen": "seen.json", "test_unseen": "unseen.json"},
-    warning="EPIC-55's test segments (seen and unseen kitchens) are part of EPIC-100's validation set, whose "
-            "labels are public: EPIC-55 test numbers are no longer a fair benchmark; report EPIC-100")
+    warning="EPIC-55's test segments are part of EPIC-100's validation set (all seen-kitchen test videos, 32 of "
+            "the 54 unseen-kitchen ones; the other 22 are EPIC-100 training videos), whose labels are public: "
+            "EPIC-55 test numbers are no longer a fair benchmark; report EPIC-100")
 
 
 class EPIC55(EpicKitchensDataset):
