@@ -5,7 +5,7 @@ repository and a commit, followed by a table ``| local file | source path | git 
 sha256[:16] |``. Every file under ``official/`` and ``rulstm/`` must be listed there; its size,
 git blob id and sha256 prefix are checked against the local copy before the manifest is written.
 
-    python scripts/make_manifests.py --data-dir /path/to/data [epic55 egtea]
+    python scripts/make_manifests.py --data-dir /path/to/data [epic55 epic100 egtea]
 """
 from __future__ import annotations
 
@@ -20,13 +20,14 @@ from urllib.parse import quote
 
 REPO = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO / "plugins" / "datasets" / "manifests"
-DATASETS = ("epic55", "egtea")
+DATASETS = ("epic55", "epic100", "egtea")
 SUBDIRS = ("official", "rulstm")
 RAW = "https://raw.githubusercontent.com"
 
 GITHUB_RE = re.compile(r"https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?(?=[\s/),]|$)")
 COMMIT_RE = re.compile(r"\b[0-9a-f]{40}\b")
-ROW_RE = re.compile(r"^\|\s*`([^`]+)`\s*\|\s*`([^`]+)`\s*\|\s*([0-9a-f]+)\s*\|\s*([\d,]+)\s*\|\s*([0-9a-f]+)\s*\|\s*$")
+#: "Raw URL pattern: https://raw.githubusercontent.com/<repo>/<commit>/SOME/FOLDER/<file>"
+PATTERN_RE = re.compile(r"/<commit>/([^\s`]*)<file>")
 
 
 @dataclass(frozen=True)
@@ -40,21 +41,43 @@ class SourceRow:
     commit: str
 
 
+def _cells(line: str) -> list[str]:
+    return [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+
+
 def parse_source(text: str, where: str) -> list[SourceRow]:
     """Table rows of SOURCE.md, each with the repository and commit of its section.
 
     A section's repository and commit are the first GitHub URL and the first 40-hex id in it.
+    Its table is read by header: ``local file``, ``git blob``, ``bytes``, a ``sha256`` or
+    ``sha256[:16]`` column, and either a ``source path`` column or, in the section, a
+    ``Raw URL pattern`` whose folder is put before each file's name.
     """
     rows: list[SourceRow] = []
     for section in re.split(r"^## ", text, flags=re.M)[1:]:
-        table = [m for m in map(ROW_RE.match, section.splitlines()) if m]
-        if not table:
+        lines = section.splitlines()
+        start = next((i for i, line in enumerate(lines) if line.startswith("| local file")), None)
+        if start is None:
             continue
+        header = _cells(lines[start])
         repo, commit = GITHUB_RE.search(section), COMMIT_RE.search(section)
         if not repo or not commit:
-            raise SystemExit(f"{where}: section '{section.splitlines()[0]}' names no repository or commit")
-        for m in table:
-            rows.append(SourceRow(m[1], m[2], m[3], int(m[4].replace(",", "")), m[5], repo[1], commit[0]))
+            raise SystemExit(f"{where}: section '{lines[0]}' names no repository or commit")
+        pattern = PATTERN_RE.search(section)
+        sha_col = next(h for h in header if h.startswith("sha256"))
+        for line in lines[start + 2:]:
+            if not line.startswith("|"):
+                break
+            row = dict(zip(header, _cells(line)))
+            local = row["local file"]
+            if "source path" in row:
+                source = row["source path"]
+            elif pattern:
+                source = pattern[1] + Path(local).name
+            else:
+                raise SystemExit(f"{where}: section '{lines[0]}' has no source path column and no Raw URL pattern")
+            rows.append(SourceRow(local, source, row["git blob"], int(row["bytes"].replace(",", "")), row[sha_col],
+                                  repo[1], commit[0]))
     return rows
 
 

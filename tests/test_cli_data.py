@@ -211,7 +211,7 @@ def _registered(name: str) -> bool:
     return any(c["kind"] == "dataset" and c["name"] == name for c in json.loads(res.stdout)["components"])
 
 
-@pytest.mark.parametrize("name", ["epic55", "egtea"])
+@pytest.mark.parametrize("name", ["epic55", "epic100", "egtea"])
 def test_shipped_datasets_download_from_a_mirror_and_load(tmp_path, name):
     if not (SHARED_DATA / name).is_dir() or not _registered(name):
         pytest.skip(f"{SHARED_DATA / name} absent or dataset '{name}' not registered")

@@ -4,6 +4,7 @@ written; with ``--evaluate SPLIT``, the metrics of that fusion on a labelled spl
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,9 +43,8 @@ class RunRef:
 
 def parse_run(text: str, runs_dir: Path) -> RunRef:
     """``RUN`` or ``RUN=WEIGHT``: a finished (``ok``) cell's folder and its weight."""
-    from ..store import RECORD
     from ..status import OK
-    import json
+    from ..store import RECORD
 
     name, _, weight_text = text.partition("=")
     try:
@@ -93,8 +93,6 @@ def _fused(runs: list[RunRef], split: str, data: Any) -> tuple[Any, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from .. import atomic, submission
 
     plugins = load_plugins(args)

@@ -214,7 +214,7 @@ def test_bad_manifest_is_a_config_error(tmp_path, entry, expected):
 
 
 def test_shipped_manifests_cover_the_datasets():
-    assert {p.stem for p in MANIFESTS} >= {"epic55", "egtea"}
+    assert {p.stem for p in MANIFESTS} >= {"epic55", "epic100", "egtea"}
 
 
 @pytest.mark.parametrize("manifest", MANIFESTS, ids=lambda p: p.stem)
