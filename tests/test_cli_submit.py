@@ -19,7 +19,7 @@ VERBS, NOUNS = ["take", "put", "open", "wash"], ["tap", "spoon", "plate", "cupbo
 PAIRS = [(0, 0), (0, 1), (1, 1), (1, 2), (2, 3), (3, 2), (3, 4), (0, 4)]
 
 
-PLUGIN = ["--plugins-dir", Path(__file__).parent / "plugin_files" / "epic100_format"]
+PLUGIN = ["--plugins-dir", Path(__file__).parent / "plugin_files" / "epic_formats"]
 
 
 def bench(*args):
@@ -61,6 +61,41 @@ def write_epic100(root, rng):
     for name, listed in lists.items():
         (root / f"rulstm/validation_{name}_ids.csv").write_text("".join(f"{i}\n" for i in listed))
     return [f"P01_101_{i}" for i in range(9)]
+
+
+def write_epic55(root, rng):
+    """A small EPIC-55 folder in the real formats (zero-padded RULSTM rows, official class and
+    many-shot files, the seen and unseen test sets)."""
+    (root / "rulstm").mkdir(parents=True)
+    (root / "official").mkdir()
+    (root / "rulstm/actions.csv").write_text("id,action,verb,noun\n" + "".join(
+        f"{a}, {VERBS[v]}_{NOUNS[n]},{v},{n}\n" for a, (v, n) in enumerate(PAIRS)))
+    (root / "official/EPIC_verb_classes.csv").write_text("verb_id,class_key,verbs\n" + "".join(
+        f"{i},{k},\"['{k}']\"\n" for i, k in enumerate(VERBS)))
+    (root / "official/EPIC_noun_classes.csv").write_text("noun_id,class_key,nouns\n" + "".join(
+        f"{i},{k},['{k}']\n" for i, k in enumerate(NOUNS)))
+    (root / "official/EPIC_many_shot_verbs.csv").write_text("verb_class,verb\n0,take\n1,put\n")
+    (root / "official/EPIC_many_shot_nouns.csv").write_text("noun_class,noun\n1,spoon\n")
+    (root / "official/EPIC_many_shot_actions.csv").write_text('action_class,noun,noun_class,verb,verb_class\n'
+                                                              '"(0, 1)",spoon,1,take,0\n')
+    uid = iter(range(100, 10000))
+
+    def segments(video, n, labelled=True):
+        rows, frame = [], 40
+        for _ in range(n):
+            start, end = frame, frame + int(rng.integers(20, 60))
+            frame = end + int(rng.integers(5, 30))
+            head = f"{next(uid):05d}, {video}, {start:010d}, {end:010d}"
+            a = int(rng.integers(0, len(PAIRS)))
+            rows.append(f"{head}, {PAIRS[a][0]:03d}, {PAIRS[a][1]:03d}, {a:04d}\n" if labelled else head + "\n")
+        return rows
+
+    (root / "rulstm/training.csv").write_text("".join(segments("P01_01", 40) + segments("P01_02", 40)))
+    (root / "rulstm/validation.csv").write_text("".join(segments("P02_01", 20)))
+    seen, unseen = segments("P01_11", 7, labelled=False), segments("P09_01", 5, labelled=False)
+    (root / "rulstm/test_seen.csv").write_text("".join(seen))
+    (root / "rulstm/test_unseen.csv").write_text("".join(unseen))
+    return [str(int(r.split(",")[0])) for r in seen], [str(int(r.split(",")[0])) for r in unseen]
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +182,33 @@ def test_a_matrix_naming_a_split_the_dataset_lacks_is_refused_before_running(cel
     assert res.returncode == 2
     assert "train.save_predictions: mini-epic100 has no split 'test_seen' (it has test, train, val)" in res.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_epic55_seen_and_unseen_files_are_written_with_the_warning(tmp_path):
+    seen, unseen = write_epic55(tmp_path / "data" / "mini-epic55", np.random.default_rng(2))
+    (tmp_path / "m.yaml").write_text("""
+name: mini55
+matrix: {dataset: mini-epic55, teacher: none, student: gru, loss: none, seed: 0}
+feature_source: simulated
+components: {feature_source: {simulated: {dim: 16}}}
+train: {epochs: 1, batch_size: 16, save_predictions: [test_seen, test_unseen]}
+metrics: [top5_action]
+""")
+    res = bench("run", "--matrix", tmp_path / "m.yaml", "--runs-dir", tmp_path / "runs", "--data-dir",
+                tmp_path / "data", "--no-progress", "--no-download", "--no-leaderboard")
+    assert res.returncode == 0, res.stderr
+    run_id = next(p.name for p in (tmp_path / "runs").iterdir() if (p / "record.json").is_file())
+    res = bench("submit", run_id, "--runs-dir", tmp_path / "runs", "--data-dir", tmp_path / "data",
+                "--out", tmp_path / "sub")
+    assert res.returncode == 0, res.stderr
+    assert "part of EPIC-100's validation set" in res.stderr and "no longer a fair benchmark" in res.stderr
+    from plugins.datasets.epic55 import EPIC55_CHALLENGE
+
+    classes = ClassSpace([f"a{i}" for i in range(len(PAIRS))], VERBS, NOUNS, np.array([v for v, _ in PAIRS]),
+                         np.array([n for _, n in PAIRS]))
+    fmt = EPIC55_CHALLENGE.__class__(**{**EPIC55_CHALLENGE.__dict__, "top_actions": 8})
+    for name, uids in (("seen.json", seen), ("unseen.json", unseen)):
+        obj = json.loads((tmp_path / "sub" / name).read_text())
+        validate(obj, fmt, uids, classes, name)
+        assert obj["version"] == "0.1" and "sls_pt" not in obj
+        assert sorted(obj["results"]) == sorted(uids)  # numeric ids without their zero padding

@@ -16,7 +16,7 @@ TINY_TEXT = {"init": "scratch", "scratch_hidden": 16, "scratch_layers": 1, "scra
 
 
 def test_every_teacher_and_student_runs_on_epic100(tmp_path):
-    plugins = get_plugins([Path(__file__).parent / "plugin_files" / "epic100_format"])
+    plugins = get_plugins([Path(__file__).parent / "plugin_files" / "epic_formats"])
     write_epic100(tmp_path / "data" / "mini-epic100", np.random.default_rng(1))
     teachers = sorted(plugins.registries["teacher"].names())
     text = [t for t in teachers if t not in ("none", "ngram", "seq-gru", "minilm")]

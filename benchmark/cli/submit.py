@@ -116,17 +116,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {fmt.warning}", file=sys.stderr)
     out = args.out or Path("submissions") / data.name
     written: dict[Path, dict[str, Any]] = {}
+    kinds: set[str] = set()
     for split, filename in fmt.files.items():
         if split not in data.unlabelled:
             path = dataset.test_paths(resolve_data_dir(args)).get(split)
             raise DataError(f"{path}: file not found: the test segments of {split} (run `bench data download {data.name}`)")
-        probs, kinds = _fused(runs, split, data)
+        probs, split_kinds = _fused(runs, split, data)
+        kinds.update(split_kinds)
         obj = submission.build(probs, [s.uid for s in data.unlabelled[split]], data.classes, fmt, levels)
         submission.validate(obj, fmt, [s.uid for s in data.unlabelled[split]], data.classes, str(out / filename))
         written[out / filename] = obj
     for path, obj in written.items():  # every file checked before any is written
         atomic.write_text(path, json.dumps(obj))
-    provenance = {"dataset": data.name, "dataset_fingerprint": data.fingerprint, "data_kind": kinds,
+    provenance = {"dataset": data.name, "dataset_fingerprint": data.fingerprint, "data_kind": sorted(kinds),
                   "runs": [{"run": str(r.path), "run_id": r.record.get("run_id"), "weight": r.weight,
                             "cell": r.record.get("cell", {}).get("label")} for r in runs],
                   "files": [p.name for p in written]}
@@ -134,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     for path in written:
         print(path)
     if any(k != "real" for k in kinds):
-        print(f"warning: these predictions come from {'/'.join(kinds)} features, not real video: the files "
+        print(f"warning: these predictions come from {'/'.join(sorted(kinds))} features, not real video: the files "
               "check the format, they are not a result to submit", file=sys.stderr)
     return EXIT_OK
 
